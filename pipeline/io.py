@@ -1,0 +1,147 @@
+"""Reads and writes the stage files (parquet tables, JSONL rejects, JSON metrics); outputs appear whole or not at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schema.params import Params, ParamsError, load_params
+
+METRICS_DIR = Path("metrics")
+REJECTS_DIR = Path("data/rejects")
+
+# Pinned so that two runs on the same input give byte-identical files.
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": False,
+    "write_statistics": True,
+    "store_schema": True,
+    "version": "2.6",
+}
+
+
+class StageError(Exception):
+    """An input or state the stage cannot work with; the message says what was expected and what to do."""
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yields a temporary sibling of `path` that replaces `path` only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class ParquetSink:
+    """Writes record batches to one parquet file, atomically."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self.schema = schema
+        self.rows = 0
+
+    def __enter__(self) -> ParquetSink:
+        self._atomic = atomic_path(self.path)
+        tmp = self._atomic.__enter__()
+        self._writer = pq.ParquetWriter(tmp, self.schema, **PARQUET_OPTIONS)
+        return self
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        if batch.num_rows:
+            self._writer.write(batch)
+            self.rows += batch.num_rows
+
+    def __exit__(self, *exc: object) -> None:
+        self._writer.close()
+        self._atomic.__exit__(*exc)
+
+
+class JsonlSink:
+    """Writes one JSON object per line, atomically; the rejects reports use it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+
+    def __enter__(self) -> JsonlSink:
+        self._atomic = atomic_path(self.path)
+        self._file = self._atomic.__enter__().open("w", encoding="utf-8")
+        return self
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+        self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+        self._atomic.__exit__(*exc)
+
+
+def read_batches(path: Path, batch_rows: int = 65_536, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns)
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            yield json.loads(line)
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_metrics(stage: str, metrics: dict[str, Any]) -> Path:
+    path = METRICS_DIR / f"{stage}.json"
+    write_json(path, metrics)
+    return path
+
+
+def read_metrics(stage: str) -> dict[str, Any]:
+    return json.loads((METRICS_DIR / f"{stage}.json").read_text(encoding="utf-8"))
+
+
+class Progress:
+    """Prints a progress line to stderr at most every `every` seconds, so long runs show they are alive."""
+
+    def __init__(self, stage: str, total: int | None = None, unit: str = "rows", every: float = 5.0) -> None:
+        self.stage, self.total, self.unit, self.every = stage, total, unit, every
+        self.started = self._last = time.monotonic()
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return
+        self._last = now
+        share = f" ({done / self.total:.0%})" if self.total else ""
+        print(f"{self.stage}: {done:,} {self.unit}{share}, {now - self.started:.0f} s", file=sys.stderr, flush=True)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+def run_stage(stage: str, run: Callable[[Params], str]) -> int:
+    """Entry point shared by the stages' `main()`: expected failures print one message and exit 1, no traceback."""
+    try:
+        summary = run(load_params())
+    except (StageError, ParamsError) as exc:
+        print(f"{stage}: error: {exc}", file=sys.stderr)
+        return 1
+    print(summary)
+    return 0
