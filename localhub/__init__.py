@@ -1,0 +1,6 @@
+"""An embedded Hugging Face Hub-compatible server storing repositories as bare git repositories."""
+
+from localhub.auth import Token
+from localhub.server import LocalHub
+
+__all__ = ["LocalHub", "Token"]

@@ -1,0 +1,45 @@
+"""Maps bearer tokens to users and decides who may read and write a repository."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Token:
+    """What a bearer token grants: the user it acts as, and whether it may write."""
+
+    user: str
+    write: bool = False
+
+
+class InvalidToken(Exception):
+    """An `Authorization` header was sent but names no known token."""
+
+
+class Authenticator:
+    def __init__(self, tokens: Mapping[str, Token] | None = None):
+        self._tokens = dict(tokens or {})
+
+    def caller(self, authorization: str | None) -> Token | None:
+        """The token behind an `Authorization` header; None for an anonymous request."""
+        if not authorization:
+            return None
+        scheme, _, secret = authorization.partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret:
+            raise InvalidToken
+        # Compare against every token so the time taken does not reveal a matching prefix.
+        found = None
+        for known, token in self._tokens.items():
+            if hmac.compare_digest(known.encode(), secret.encode()):
+                found = token
+        if found is None:
+            raise InvalidToken
+        return found
+
+    @property
+    def has_writer(self) -> bool:
+        return any(token.write for token in self._tokens.values())

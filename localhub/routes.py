@@ -1,0 +1,487 @@
+"""Answers the Hub HTTP API (repos, refs, commits, trees, file resolution, card validation) from the store."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+from localhub import cardcheck, errors, storage
+from localhub.auth import InvalidToken, Token
+from localhub.errors import HubError
+
+access_log = logging.getLogger("localhub.access")
+
+TYPE_SEGMENTS = {"models": "model", "datasets": "dataset", "spaces": "space"}
+TREE_PAGE_SIZE = 1000
+TREE_PAGE_SIZE_EXPANDED = 50
+COMMITS_PAGE_SIZE = 50
+DRAIN_CHUNK = 1024 * 1024
+
+_STORAGE_ERRORS = {
+    storage.InvalidRequest: 400,
+    storage.Conflict: 409,
+    storage.RepoExists: 409,
+    storage.StaleParent: 412,
+}
+
+
+class HubRequestHandler(BaseHTTPRequestHandler):
+    """One HTTP exchange. The server object carries `store` (RepoStore) and `auth` (Authenticator)."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "localhub"
+
+    # Plumbing
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_HEAD(self) -> None:
+        self._handle("HEAD")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def log_message(self, format: str, *args) -> None:
+        # Only the request line and status are logged; headers (and so tokens) never are.
+        access_log.info("%s %s", self.address_string(), format % args)
+
+    def _handle(self, method: str) -> None:
+        self._remaining = int(self.headers.get("Content-Length") or 0)
+        split = urlsplit(self.path)
+        self._query = parse_qs(split.query, keep_blank_values=True)
+        segments = [unquote(s) for s in split.path.split("/")[1:]]
+        try:
+            self._caller = self.server.auth.caller(self.headers.get("Authorization"))
+            self._route(method, segments)
+        except InvalidToken:
+            self._send_error(errors.invalid_credentials())
+        except HubError as exc:
+            self._send_error(exc)
+        except storage.StorageError as exc:
+            self._send_error(self._storage_error(exc))
+        except (ValueError, KeyError, TypeError) as exc:
+            self._send_error(errors.bad_request(f"Malformed request: {exc}"))
+        except Exception:
+            logging.getLogger("localhub").exception("Internal error on %s %s", method, split.path)
+            self._send_error(HubError(500, "Internal server error"))
+        finally:
+            self._drain_body()
+
+    def _storage_error(self, exc: storage.StorageError) -> HubError:
+        if isinstance(exc, storage.RevisionNotFound):
+            return HubError(404, str(exc), "RevisionNotFound")
+        if isinstance(exc, storage.EntryNotFound):
+            return errors.entry_not_found(str(exc))
+        return HubError(_STORAGE_ERRORS.get(type(exc), 400), str(exc))
+
+    def _drain_body(self) -> None:
+        # Unread request bytes would be parsed as the next request on this keep-alive connection.
+        while self._remaining > 0:
+            chunk = self.rfile.read(min(DRAIN_CHUNK, self._remaining))
+            if not chunk:
+                self.close_connection = True
+                break
+            self._remaining -= len(chunk)
+
+    def _read_body(self) -> bytes:
+        data = self.rfile.read(self._remaining)
+        self._remaining = 0
+        return data
+
+    def _read_line(self) -> bytes:
+        line = self.rfile.readline(self._remaining)
+        self._remaining -= len(line)
+        return line
+
+    def _json_body(self) -> dict:
+        body = json.loads(self._read_body() or b"{}")
+        if not isinstance(body, dict):
+            raise errors.bad_request("Expected a JSON object")
+        return body
+
+    def _base_url(self) -> str:
+        host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
+        return f"http://{host}"
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, payload, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json", headers)
+
+    def _send_error(self, exc: HubError) -> None:
+        headers = dict(exc.headers)
+        if exc.code:
+            headers["X-Error-Code"] = exc.code
+        # Header values must stay on one latin-1 line.
+        headers["X-Error-Message"] = exc.message.replace("\n", " ").encode("latin-1", "replace").decode("latin-1")
+        self._send_json({"error": exc.message, **exc.extra}, exc.status, headers)
+
+    def _flag(self, name: str) -> bool:
+        return self._query.get(name, ["false"])[-1].lower() in ("1", "true")
+
+    # Routing
+
+    def _route(self, method: str, seg: list[str]) -> None:
+        if seg[:1] == ["api"]:
+            self._route_api(method, seg[1:])
+            return
+        prefix_type = "dataset" if seg[:1] == ["datasets"] else "model"
+        rest = seg[1:] if seg[:1] in (["datasets"], ["spaces"]) else seg
+        if seg[:1] != ["spaces"] and len(rest) >= 5 and rest[2] == "resolve" and method in ("GET", "HEAD"):
+            self._resolve(prefix_type, f"{rest[0]}/{rest[1]}", rest[3], "/".join(rest[4:]))
+            return
+        raise HubError(404, "Not found")
+
+    def _route_api(self, method: str, seg: list[str]) -> None:
+        route = (method, *seg[:2])
+        if route == ("GET", "whoami-v2"):
+            self._whoami()
+        elif route == ("POST", "repos", "create"):
+            self._create_repo()
+        elif route == ("DELETE", "repos", "delete"):
+            self._delete_repo()
+        elif route == ("POST", "validate-yaml"):
+            self._validate_yaml()
+        elif len(seg) >= 3 and seg[0] in TYPE_SEGMENTS:
+            repo_type = TYPE_SEGMENTS[seg[0]]
+            self._route_repo(method, repo_type, f"{seg[1]}/{seg[2]}", seg[3:])
+        else:
+            raise HubError(404, "Not found")
+
+    def _route_repo(self, method: str, repo_type: str, repo_id: str, rest: list[str]) -> None:
+        action = rest[0] if rest else ""
+        args = rest[1:]
+        handlers = {
+            ("GET", ""): lambda: self._repo_info(repo_type, repo_id, None),
+            ("GET", "revision"): lambda: self._repo_info(repo_type, repo_id, "/".join(args)),
+            ("GET", "tree"): lambda: self._tree(repo_type, repo_id, args[0], "/".join(args[1:])),
+            ("POST", "paths-info"): lambda: self._paths_info(repo_type, repo_id, "/".join(args)),
+            ("GET", "refs"): lambda: self._refs(repo_type, repo_id),
+            ("GET", "commits"): lambda: self._commits(repo_type, repo_id, "/".join(args)),
+            ("POST", "preupload"): lambda: self._preupload(repo_type, repo_id, "/".join(args)),
+            ("POST", "commit"): lambda: self._commit(repo_type, repo_id, "/".join(args)),
+            ("POST", "tag"): lambda: self._create_tag(repo_type, repo_id, "/".join(args)),
+            ("DELETE", "tag"): lambda: self._delete_tag(repo_type, repo_id, "/".join(args)),
+            ("POST", "branch"): lambda: self._create_branch(repo_type, repo_id, "/".join(args)),
+            ("DELETE", "branch"): lambda: self._delete_branch(repo_type, repo_id, "/".join(args)),
+        }
+        handler = handlers.get((method, action))
+        if handler is None or (action in ("revision", "tree", "commits") and not args):
+            raise HubError(404, "Not found")
+        handler()
+
+    # Access control
+
+    def _repo(self, repo_type: str, repo_id: str, *, write: bool = False) -> storage.Repo:
+        repo = self.server.store.open(repo_type, repo_id)
+        if write:
+            self._require_writer()
+        if repo is None or (repo.private and self._caller is None):
+            raise errors.repo_not_found(anonymous=self._caller is None)
+        return repo
+
+    def _require_writer(self) -> Token:
+        if self._caller is None:
+            raise errors.unauthenticated()
+        if not self._caller.write:
+            raise errors.forbidden(f"Your token ({self._caller.user}) has read access only; writing needs a write token")
+        return self._caller
+
+    def _resolve_rev(self, repo: storage.Repo, rev: str) -> str:
+        sha = repo.resolve(rev)
+        if sha is None:
+            raise errors.revision_not_found(rev)
+        return sha
+
+    def _repo_url(self, repo_type: str, repo_id: str) -> str:
+        prefix = "" if repo_type == "model" else f"{repo_type}s/"
+        return f"{self._base_url()}/{prefix}{repo_id}"
+
+    # Account and repos
+
+    def _whoami(self) -> None:
+        if self._caller is None:
+            raise errors.unauthenticated("Authorization header is required")
+        user = self._caller.user
+        role = "write" if self._caller.write else "read"
+        self._send_json({
+            "type": "user", "id": user, "name": user, "fullname": user, "email": None, "orgs": [],
+            "auth": {"type": "access_token", "accessToken": {"displayName": "localhub", "role": role}},
+        })
+
+    def _create_repo(self) -> None:
+        body = self._json_body()
+        caller = self._require_writer()
+        repo_type = body.get("type") or "model"
+        if repo_type not in storage.REPO_TYPES:
+            raise errors.bad_request(f"Repo type {repo_type!r} is not supported; use 'dataset' or 'model'")
+        repo_id = f"{body.get('organization') or caller.user}/{body['name']}"
+        private = body.get("visibility") == "private" or body.get("private") is True
+        url = self._repo_url(repo_type, repo_id)
+        try:
+            self.server.store.create(repo_type, repo_id, private=private, user=caller.user)
+        except storage.RepoExists:
+            raise errors.conflict(f"You already created this {repo_type} repo", extra={"url": url}) from None
+        self._send_json({"url": url, "name": repo_id, "id": repo_id})
+
+    def _delete_repo(self) -> None:
+        body = self._json_body()
+        caller = self._require_writer()
+        repo_type = body.get("type") or "model"
+        repo_id = f"{body.get('organization') or caller.user}/{body['name']}"
+        repo = self._repo(repo_type, repo_id, write=True)
+        self.server.store.delete(repo)
+        self._send_json({})
+
+    def _validate_yaml(self) -> None:
+        body = self._json_body()
+        found, warnings = cardcheck.validate(str(body.get("content", "")), body.get("repoType") or "model")
+        payload = {"errors": [{"message": m} for m in found], "warnings": [{"message": m} for m in warnings]}
+        self._send_json(payload, 400 if found else 200)
+
+    # Reads
+
+    def _repo_info(self, repo_type: str, repo_id: str, rev: str | None) -> None:
+        repo = self._repo(repo_type, repo_id)
+        sha = self._resolve_rev(repo, rev or storage.DEFAULT_BRANCH)
+        with_blobs = self._flag("blobs")
+        files = [e for e in repo.list_tree(sha, recursive=True) if e.type == "file"]
+        siblings = [
+            {"rfilename": e.path, **({"size": e.size, "blobId": e.oid} if with_blobs else {})} for e in files
+        ]
+        info = {
+            "_id": repo_id, "id": repo_id, "author": repo_id.split("/")[0], "sha": sha,
+            "private": repo.private, "gated": False, "disabled": False,
+            "lastModified": repo.commit_date(sha), "createdAt": repo.created_at,
+            "downloads": 0, "likes": 0, "tags": [], "siblings": siblings,
+        }
+        if repo_type == "model":
+            info["modelId"] = repo_id
+        readme = repo.readme_text(sha)
+        if readme is not None:
+            try:
+                card = cardcheck.front_matter(readme)
+            except cardcheck.CardError:
+                card = None
+            if card:
+                info["cardData"] = card
+        self._send_json(info)
+
+    def _entry_json(self, repo: storage.Repo, sha: str, entry: storage.Entry, expand: bool) -> dict:
+        item = {"type": entry.type, "oid": entry.oid, "size": entry.size, "path": entry.path}
+        if expand:
+            last = repo.log(sha, limit=1, path=entry.path)
+            if last:
+                item["lastCommit"] = {"id": last[0].id, "title": last[0].title, "date": last[0].date}
+        return item
+
+    def _tree(self, repo_type: str, repo_id: str, rev: str, path: str) -> None:
+        repo = self._repo(repo_type, repo_id)
+        sha = self._resolve_rev(repo, rev)
+        recursive, expand = self._flag("recursive"), self._flag("expand")
+        entries = repo.list_tree(sha, path, recursive=recursive)
+        page_size = TREE_PAGE_SIZE_EXPANDED if expand else TREE_PAGE_SIZE
+        start = int(self._query.get("cursor", ["0"])[-1])
+        page = entries[start : start + page_size]
+        headers = {}
+        if start + page_size < len(entries):
+            headers["Link"] = self._next_link({"cursor": str(start + page_size)})
+        self._send_json([self._entry_json(repo, sha, e, expand) for e in page], headers=headers)
+
+    def _next_link(self, changes: dict[str, str]) -> str:
+        # The client requests the link verbatim, so it must be absolute and carry every parameter.
+        split = urlsplit(self.path)
+        query = {k: v[-1] for k, v in self._query.items()} | changes
+        return f'<{self._base_url()}{split.path}?{urlencode(query)}>; rel="next"'
+
+    def _paths_info(self, repo_type: str, repo_id: str, rev: str) -> None:
+        repo = self._repo(repo_type, repo_id)
+        sha = self._resolve_rev(repo, rev)
+        form = parse_qs(self._read_body().decode(), keep_blank_values=True)
+        expand = form.get("expand", ["false"])[-1].lower() in ("1", "true")
+        found = []
+        for path in form.get("paths", []):
+            entry = repo.entry(sha, path)
+            if entry is not None:
+                found.append(self._entry_json(repo, sha, entry, expand))
+        self._send_json(found)
+
+    def _refs(self, repo_type: str, repo_id: str) -> None:
+        repo = self._repo(repo_type, repo_id)
+        branches, tags = repo.refs()
+        self._send_json({"branches": _refs_json(branches), "tags": _refs_json(tags), "converts": [], "pullRequests": []})
+
+    def _commits(self, repo_type: str, repo_id: str, rev: str) -> None:
+        repo = self._repo(repo_type, repo_id)
+        sha = self._resolve_rev(repo, rev)
+        page = int(self._query.get("p", ["0"])[-1])
+        commits = repo.log(sha, skip=page * COMMITS_PAGE_SIZE, limit=COMMITS_PAGE_SIZE + 1)
+        headers = {}
+        if len(commits) > COMMITS_PAGE_SIZE:
+            headers["Link"] = self._next_link({"p": str(page + 1)})
+        payload = [
+            {"id": c.id, "title": c.title, "message": c.message, "date": c.date, "authors": [{"user": c.author}]}
+            for c in commits[:COMMITS_PAGE_SIZE]
+        ]
+        self._send_json(payload, headers=headers)
+
+    def _resolve(self, repo_type: str, repo_id: str, rev: str, path: str) -> None:
+        repo = self._repo(repo_type, repo_id)
+        sha = self._resolve_rev(repo, rev)
+        entry = repo.entry(sha, path) if path else None
+        if entry is None or entry.type != "file":
+            raise errors.entry_not_found(f"Entry not found: {path}", commit=sha)
+        headers = {"X-Repo-Commit": sha, "ETag": f'"{entry.oid}"', "Accept-Ranges": "bytes"}
+        start, end, status = 0, entry.size - 1, 200
+        requested = _parse_range(self.headers.get("Range"), entry.size)
+        if requested == "unsatisfiable":
+            raise HubError(416, "Requested range not satisfiable", headers={**headers, "Content-Range": f"bytes */{entry.size}"})
+        if requested is not None:
+            start, end = requested
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{entry.size}"
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(max(end - start + 1, 0)))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command == "HEAD" or entry.size == 0:
+            return
+        for chunk in repo.read_range(entry.oid, entry.size, start, end):
+            self.wfile.write(chunk)
+
+    # Writes
+
+    def _preupload(self, repo_type: str, repo_id: str, rev: str) -> None:
+        body = self._json_body()
+        repo = self._repo(repo_type, repo_id, write=True)
+        if self._flag("create_pr"):
+            raise errors.bad_request("Pull requests are not supported by this server")
+        sha = self._resolve_rev(repo, rev)
+        current = repo.files(sha)
+        answer = []
+        for item in body.get("files", []):
+            path = item["path"]
+            known = current.get(path)
+            answer.append({
+                "path": path, "uploadMode": "regular", "shouldIgnore": False,
+                "oid": known[1] if known else None,
+            })
+        self._send_json({"files": answer, "commitOid": sha})
+
+    def _commit(self, repo_type: str, repo_id: str, branch: str) -> None:
+        repo = self._repo(repo_type, repo_id, write=True)
+        if self._flag("create_pr"):
+            raise errors.bad_request("Pull requests are not supported by this server")
+        if repo.branch_head(branch) is None:
+            raise errors.revision_not_found(branch)
+        header, operations = None, []
+        for value in self._commit_lines():
+            kind, payload = value["key"], value["value"]
+            if kind == "header":
+                header = payload
+            elif kind == "file":
+                operations.append(self._stored_addition(repo, payload))
+            elif kind == "deletedFile":
+                operations.append(storage.Operation("delete_file", payload["path"]))
+            elif kind == "deletedFolder":
+                operations.append(storage.Operation("delete_folder", payload["path"]))
+            else:
+                raise errors.bad_request(f"Unsupported commit line {kind!r}: this server stores regular files only")
+        if header is None or not str(header.get("summary", "")).strip():
+            raise errors.bad_request("A commit needs a header line with a non-empty summary")
+        sha = repo.commit(
+            branch,
+            operations,
+            summary=str(header["summary"]).strip(),
+            description=str(header.get("description") or ""),
+            author=self._caller.user,
+            parent_commit=header.get("parentCommit"),
+        )
+        self._send_json({
+            "success": True, "commitOid": sha,
+            "commitUrl": f"{self._repo_url(repo_type, repo_id)}/commit/{sha}",
+            "pullRequestUrl": None, "hookOutput": "",
+        })
+
+    def _commit_lines(self) -> Iterator[dict]:
+        # Read one NDJSON line at a time: a large file arrives as one long line, and holding the whole body
+        # as well would double the peak memory.
+        while self._remaining > 0:
+            line = self._read_line()
+            if line.strip():
+                yield json.loads(line)
+
+    def _stored_addition(self, repo: storage.Repo, payload: dict) -> storage.Operation:
+        path = payload["path"]
+        storage.check_file_path(path)
+        if payload.get("encoding", "base64") != "base64":
+            raise errors.bad_request(f"Unsupported encoding for {path}")
+        oid = repo.store_blob(base64.b64decode(payload["content"], validate=True))
+        return storage.Operation("add", path, oid)
+
+    def _create_tag(self, repo_type: str, repo_id: str, rev: str) -> None:
+        body = self._json_body()
+        repo = self._repo(repo_type, repo_id, write=True)
+        sha = self._resolve_rev(repo, rev or storage.DEFAULT_BRANCH)
+        repo.create_tag(str(body["tag"]), sha, message=body.get("message"), user=self._caller.user)
+        self._send_json({})
+
+    def _delete_tag(self, repo_type: str, repo_id: str, tag: str) -> None:
+        repo = self._repo(repo_type, repo_id, write=True)
+        repo.delete_tag(tag)
+        self._send_json({})
+
+    def _create_branch(self, repo_type: str, repo_id: str, branch: str) -> None:
+        body = self._json_body()
+        repo = self._repo(repo_type, repo_id, write=True)
+        sha = self._resolve_rev(repo, body.get("startingPoint") or storage.DEFAULT_BRANCH)
+        repo.create_branch(branch, sha)
+        self._send_json({})
+
+    def _delete_branch(self, repo_type: str, repo_id: str, branch: str) -> None:
+        repo = self._repo(repo_type, repo_id, write=True)
+        repo.delete_branch(branch)
+        self._send_json({})
+
+
+def _refs_json(refs: list[storage.Ref]) -> list[dict]:
+    return [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in refs]
+
+
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
+    """A single `bytes=` range as (start, end) inclusive; None to send the whole file."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, sep, last = header.removeprefix("bytes=").strip().partition("-")
+    if not sep or not (first.isdigit() or last.isdigit()) or (first and not first.isdigit()) or (last and not last.isdigit()):
+        return None
+    if not first:
+        length = int(last)
+        if length == 0 or size == 0:
+            return "unsatisfiable"
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size:
+        return "unsatisfiable"
+    if end < start:
+        return None
+    return start, end

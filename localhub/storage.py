@@ -1,0 +1,499 @@
+"""Stores Hub repositories as bare git repositories under `<data_dir>/<type>s/<namespace>/<name>.git`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from localhub import git
+
+REPO_TYPES = ("model", "dataset")
+DEFAULT_BRANCH = "main"
+ZERO_OID = "0" * 40
+META_FILE = "localhub.json"
+CACHE_DIR = "localhub-cache"
+
+# Blobs above this size are materialised once in a cache file so that ranged reads can seek instead of
+# decompressing the object from the start on every request.
+BLOB_CACHE_THRESHOLD = 4 * 1024 * 1024
+READ_CHUNK = 1024 * 1024
+
+GITATTRIBUTES = (
+    b"# Files are stored as plain git blobs by this server: no Git LFS, no Xet.\n"
+    b"*.parquet binary\n*.arrow binary\n*.bin binary\n"
+)
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+_HEX = re.compile(r"[0-9a-f]{4,40}")
+
+
+class StorageError(Exception):
+    """Base of the errors the store reports to the HTTP layer."""
+
+
+class RepoExists(StorageError):
+    pass
+
+
+class RevisionNotFound(StorageError):
+    pass
+
+
+class EntryNotFound(StorageError):
+    pass
+
+
+class InvalidRequest(StorageError):
+    pass
+
+
+class Conflict(StorageError):
+    pass
+
+
+class StaleParent(StorageError):
+    pass
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One tree entry: a file (blob) or a directory (tree), with its path from the repo root."""
+
+    path: str
+    type: str
+    oid: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Commit:
+    id: str
+    title: str
+    message: str
+    date: str
+    author: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+    ref: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One commit operation, applied in request order: `add` (with a stored blob), `delete_file`, `delete_folder`."""
+
+    kind: str
+    path: str
+    oid: str | None = None
+
+
+def hub_timestamp(epoch_seconds: int) -> str:
+    """Format a time as the clients require: UTC with a literal `Z`."""
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def check_repo_name(part: str) -> None:
+    if not _NAME.fullmatch(part) or part.endswith(".git") or ".." in part:
+        raise InvalidRequest(f"Invalid repo name part {part!r}: use letters, digits, '-', '_' and '.', at most 96")
+
+
+def check_file_path(path: str) -> None:
+    """Refuse paths that could escape the tree or that git cannot store."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or "\x00" in path or any(p in ("", ".", "..") for p in parts):
+        raise InvalidRequest(f"Invalid path {path!r}")
+    if parts[0] == ".git" or ".git" in parts:
+        raise InvalidRequest(f"Invalid path {path!r}: '.git' is reserved")
+
+
+class RepoStore:
+    """All repositories under one data directory."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def git_dir(self, repo_type: str, repo_id: str) -> Path:
+        namespace, name = repo_id.split("/")
+        return self.data_dir / f"{repo_type}s" / namespace / f"{name}.git"
+
+    def open(self, repo_type: str, repo_id: str) -> Repo | None:
+        if repo_type not in REPO_TYPES or repo_id.count("/") != 1:
+            return None
+        namespace, name = repo_id.split("/")
+        if not (_NAME.fullmatch(namespace) and _NAME.fullmatch(name)):
+            return None
+        git_dir = self.git_dir(repo_type, repo_id)
+        if not (git_dir / META_FILE).is_file():
+            return None
+        return Repo(git_dir, repo_type, repo_id)
+
+    def create(self, repo_type: str, repo_id: str, *, private: bool, user: str) -> Repo:
+        """Create a repo with an `initial commit` of `.gitattributes`, as the Hub does.
+
+        The repo is built in a temporary directory and renamed into place, so a concurrent reader never sees a
+        half-initialised repo and only one of two concurrent creations wins.
+        """
+        namespace, name = repo_id.split("/")
+        check_repo_name(namespace)
+        check_repo_name(name)
+        final = self.git_dir(repo_type, repo_id)
+        if final.exists():
+            raise RepoExists(repo_id)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=final.parent))
+        try:
+            git.run(staging, "init", "--quiet", "--bare", f"--initial-branch={DEFAULT_BRANCH}")
+            created = int(datetime.now(timezone.utc).timestamp())
+            meta = {"private": private, "createdAt": created, "createdBy": user}
+            (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+            repo = Repo(staging, repo_type, repo_id)
+            oid = repo.store_blob(GITATTRIBUTES)
+            tree = repo.write_tree({".gitattributes": ("100644", oid)})
+            commit = repo.commit_tree(tree, None, "initial commit", author="system")
+            git.run(staging, "update-ref", f"refs/heads/{DEFAULT_BRANCH}", commit, "")
+            try:
+                os.rename(staging, final)
+            except OSError as exc:
+                raise RepoExists(repo_id) from exc
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        return Repo(final, repo_type, repo_id)
+
+    def delete(self, repo: Repo) -> None:
+        """Rename first so that readers stop finding the repo at once, then remove it."""
+        trash = Path(tempfile.mkdtemp(prefix=".deleted.", dir=repo.git_dir.parent))
+        os.rename(repo.git_dir, trash / "repo.git")
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+_COMMIT_LOCKS: dict[Path, threading.Lock] = {}
+_COMMIT_LOCKS_GUARD = threading.Lock()
+
+
+def _commit_lock(git_dir: Path) -> threading.Lock:
+    with _COMMIT_LOCKS_GUARD:
+        return _COMMIT_LOCKS.setdefault(git_dir.resolve(), threading.Lock())
+
+
+class Repo:
+    """One bare git repository plus its Hub metadata (visibility, creation time)."""
+
+    def __init__(self, git_dir: Path, repo_type: str, repo_id: str):
+        self.git_dir = git_dir
+        self.repo_type = repo_type
+        self.repo_id = repo_id
+        self.meta = json.loads((git_dir / META_FILE).read_text())
+
+    @property
+    def private(self) -> bool:
+        return bool(self.meta.get("private", False))
+
+    @property
+    def created_at(self) -> str:
+        return hub_timestamp(int(self.meta["createdAt"]))
+
+    def _git(self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None) -> bytes:
+        return git.run(self.git_dir, *args, input=input, env=env)
+
+    def _rev_parse(self, spec: str) -> str | None:
+        try:
+            return self._git("rev-parse", "--verify", "--quiet", spec).decode().strip()
+        except git.GitError:
+            return None
+
+    # Revisions and refs
+
+    def resolve(self, rev: str) -> str | None:
+        """Resolve a branch, a tag, a full ref name or a (short) commit id to a commit id."""
+        refs = [rev] if rev.startswith("refs/") else [f"refs/heads/{rev}", f"refs/tags/{rev}"]
+        for ref in refs:
+            if git.is_valid_ref_name(ref):
+                sha = self._rev_parse(f"{ref}^{{commit}}")
+                if sha:
+                    return sha
+        lowered = rev.lower()
+        if _HEX.fullmatch(lowered):
+            return self._rev_parse(f"{lowered}^{{commit}}")
+        return None
+
+    def branch_head(self, branch: str) -> str | None:
+        if not git.is_valid_ref_name(f"refs/heads/{branch}"):
+            return None
+        return self._rev_parse(f"refs/heads/{branch}^{{commit}}")
+
+    def refs(self) -> tuple[list[Ref], list[Ref]]:
+        """Branches and tags, with annotated tags peeled to their commit."""
+        out = self._git(
+            "for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)", "refs/heads", "refs/tags"
+        ).decode()
+        branches, tags = [], []
+        for line in out.splitlines():
+            ref, oid, peeled = line.split("\x00")
+            if ref.startswith("refs/heads/"):
+                branches.append(Ref(ref.removeprefix("refs/heads/"), ref, oid))
+            else:
+                tags.append(Ref(ref.removeprefix("refs/tags/"), ref, peeled or oid))
+        return branches, tags
+
+    def create_tag(self, tag: str, commit: str, *, message: str | None, user: str) -> None:
+        ref = f"refs/tags/{tag}"
+        if not git.is_valid_ref_name(ref):
+            raise InvalidRequest(f"Invalid tag name {tag!r}")
+        if self._rev_parse(ref):
+            raise Conflict(f"Tag {tag} already exists")
+        target = commit
+        if message:
+            body = (
+                f"object {commit}\ntype commit\ntag {tag}\n"
+                f"tagger {user} <{user}@localhub> {int(datetime.now(timezone.utc).timestamp())} +0000\n\n{message}\n"
+            )
+            target = self._git("mktag", input=body.encode()).decode().strip()
+        try:
+            # The all-zero old value makes git refuse to overwrite a tag created concurrently.
+            self._git("update-ref", ref, target, ZERO_OID)
+        except git.GitError as exc:
+            raise Conflict(f"Tag {tag} already exists") from exc
+
+    def delete_tag(self, tag: str) -> None:
+        ref = f"refs/tags/{tag}"
+        if not git.is_valid_ref_name(ref) or not self._rev_parse(ref):
+            raise RevisionNotFound(f"Invalid rev id: {tag}")
+        self._git("update-ref", "-d", ref)
+
+    def create_branch(self, branch: str, commit: str) -> None:
+        ref = f"refs/heads/{branch}"
+        if not git.is_valid_ref_name(ref):
+            raise InvalidRequest(f"Invalid branch name {branch!r}")
+        try:
+            self._git("update-ref", ref, commit, ZERO_OID)
+        except git.GitError as exc:
+            raise Conflict(f"Branch {branch} already exists") from exc
+
+    def delete_branch(self, branch: str) -> None:
+        if branch == DEFAULT_BRANCH:
+            raise InvalidRequest(f"Cannot delete the default branch {DEFAULT_BRANCH}")
+        if self.branch_head(branch) is None:
+            raise RevisionNotFound(f"Invalid rev id: {branch}")
+        self._git("update-ref", "-d", f"refs/heads/{branch}")
+
+    # Trees and files
+
+    def _parse_ls_tree(self, out: bytes, prefix: str) -> list[Entry]:
+        entries = []
+        for record in out.split(b"\x00"):
+            if not record:
+                continue
+            meta, path = record.decode("utf-8", "surrogateescape").split("\t", 1)
+            _mode, kind, oid, size = meta.split()
+            if kind == "blob":
+                entries.append(Entry(prefix + path, "file", oid, int(size)))
+            elif kind == "tree":
+                entries.append(Entry(prefix + path, "directory", oid, 0))
+        return entries
+
+    def entry(self, commit: str, path: str) -> Entry | None:
+        path = path.strip("/")
+        if not path:
+            return None
+        out = self._git("ls-tree", "-z", "-l", commit, "--", path)
+        return next((e for e in self._parse_ls_tree(out, "") if e.path == path), None)
+
+    def list_tree(self, commit: str, path: str = "", *, recursive: bool = False) -> list[Entry]:
+        """Entries under `path` (the root if empty); a recursive listing includes the directories."""
+        path = path.strip("/")
+        if path:
+            found = self.entry(commit, path)
+            if found is None or found.type != "directory":
+                raise EntryNotFound(f"{path} does not exist or is not a folder")
+        args = ["ls-tree", "-z", "-l"] + (["-r", "-t"] if recursive else [])
+        out = self._git(*args, f"{commit}:{path}" if path else commit)
+        return self._parse_ls_tree(out, f"{path}/" if path else "")
+
+    def files(self, commit: str) -> dict[str, tuple[str, str]]:
+        """Every file of a commit: path -> (mode, blob oid)."""
+        out = self._git("ls-tree", "-r", "-z", commit)
+        files = {}
+        for record in out.split(b"\x00"):
+            if record:
+                meta, path = record.decode("utf-8", "surrogateescape").split("\t", 1)
+                mode, _kind, oid = meta.split()
+                files[path] = (mode, oid)
+        return files
+
+    def read_small(self, oid: str) -> bytes:
+        return self._git("cat-file", "blob", oid)
+
+    def read_range(self, oid: str, size: int, start: int, end: int) -> Iterator[bytes]:
+        """Yield bytes `start..end` (inclusive) of a blob without holding a large blob in memory."""
+        if size <= BLOB_CACHE_THRESHOLD:
+            yield self.read_small(oid)[start : end + 1]
+            return
+        remaining = end - start + 1
+        with open(self._cached_blob(oid), "rb") as fh:
+            fh.seek(start)
+            while remaining > 0:
+                chunk = fh.read(min(READ_CHUNK, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                yield chunk
+
+    def _cached_blob(self, oid: str) -> Path:
+        target = self.git_dir / CACHE_DIR / oid
+        if target.is_file():
+            return target
+        target.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        proc = git.popen(self.git_dir, "cat-file", "blob", oid)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(proc.stdout, out, READ_CHUNK)
+            if proc.wait() != 0:
+                raise git.GitError(["cat-file", "blob"], proc.returncode, b"")
+            os.replace(tmp, target)
+        finally:
+            proc.stdout.close()
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return target
+
+    def readme_text(self, commit: str) -> str | None:
+        found = self.entry(commit, "README.md")
+        if found is None or found.type != "file" or found.size > BLOB_CACHE_THRESHOLD:
+            return None
+        return self.read_small(found.oid).decode("utf-8", "replace")
+
+    # History
+
+    def log(self, commit: str, *, skip: int = 0, limit: int | None = None, path: str | None = None) -> list[Commit]:
+        """Commits reachable from `commit`, newest first; with `path`, only those that touched it."""
+        args = ["log", "-z", "--format=%H%x1f%ct%x1f%an%x1f%B", f"--skip={skip}"]
+        if limit is not None:
+            args.append(f"--max-count={limit}")
+        args += [commit, "--", path] if path else [commit]
+        out = self._git(*args).decode("utf-8", "replace")
+        commits = []
+        for record in out.split("\x00"):
+            if not record.strip():
+                continue
+            sha, ct, author, body = record.strip("\n").split("\x1f", 3)
+            title, _, rest = body.strip().partition("\n")
+            commits.append(Commit(sha, title.strip(), rest.strip("\n"), hub_timestamp(int(ct)), author))
+        return commits
+
+    def commit_date(self, commit: str) -> str:
+        return hub_timestamp(int(self._git("show", "-s", "--format=%ct", commit).decode().strip()))
+
+    # Writes
+
+    def store_blob(self, data: bytes) -> str:
+        """Write a blob; a large one is also kept as a cache file, ready for ranged reads."""
+        if len(data) <= BLOB_CACHE_THRESHOLD:
+            return self._git("hash-object", "-w", "--no-filters", "--stdin", input=data).decode().strip()
+        cache = self.git_dir / CACHE_DIR
+        cache.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            oid = self._git("hash-object", "-w", "--no-filters", "--", tmp).decode().strip()
+            os.replace(tmp, cache / oid)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return oid
+
+    def write_tree(self, files: dict[str, tuple[str, str]]) -> str:
+        """Build a tree object from a flat file map through a throwaway index, never touching refs."""
+        with tempfile.TemporaryDirectory(dir=self.git_dir) as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            listing = b"".join(f"{mode} {oid}\t{path}".encode() + b"\x00" for path, (mode, oid) in files.items())
+            self._git("update-index", "-z", "--index-info", input=listing, env=env)
+            return self._git("write-tree", env=env).decode().strip()
+
+    def commit_tree(self, tree: str, parent: str | None, message: str, *, author: str) -> str:
+        email = f"{author}@localhub"
+        env = {
+            "GIT_AUTHOR_NAME": author,
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": author,
+            "GIT_COMMITTER_EMAIL": email,
+        }
+        parents = ["-p", parent] if parent else []
+        return self._git("commit-tree", tree, *parents, "-F", "-", input=message.encode(), env=env).decode().strip()
+
+    def commit(
+        self,
+        branch: str,
+        operations: list[Operation],
+        *,
+        summary: str,
+        description: str,
+        author: str,
+        parent_commit: str | None = None,
+    ) -> str:
+        """Apply the operations on top of the branch head and move the branch with a compare-and-swap.
+
+        Any failure happens before `update-ref`, so a refused commit leaves the branch where it was.
+        """
+        with _commit_lock(self.git_dir):
+            head = self.branch_head(branch)
+            if head is None:
+                raise RevisionNotFound(f"Invalid rev id: {branch}")
+            if parent_commit is not None:
+                expected = self.resolve(parent_commit)
+                if expected != head:
+                    raise StaleParent(f"Parent commit {parent_commit} is not the head of {branch} ({head})")
+            files = self.files(head)
+            for op in operations:
+                _apply(files, op)
+            _check_no_file_folder_conflict(files)
+            tree = self.write_tree(files)
+            message = summary if not description else f"{summary}\n\n{description}"
+            new = self.commit_tree(tree, head, message, author=author)
+            try:
+                self._git("update-ref", "-m", summary, f"refs/heads/{branch}", new, head)
+            except git.GitError as exc:
+                raise Conflict(f"Branch {branch} moved while committing; retry") from exc
+            return new
+
+
+def _apply(files: dict[str, tuple[str, str]], op: Operation) -> None:
+    if op.kind == "add":
+        check_file_path(op.path)
+        files[op.path] = ("100644", op.oid)
+    elif op.kind == "delete_file":
+        if op.path not in files:
+            raise EntryNotFound(f"A file with this name doesn't exist: {op.path}")
+        del files[op.path]
+    elif op.kind == "delete_folder":
+        prefix = op.path.strip("/") + "/"
+        doomed = [p for p in files if p.startswith(prefix)]
+        if not doomed or prefix == "/":
+            raise EntryNotFound(f"A folder with this name doesn't exist: {op.path}")
+        for path in doomed:
+            del files[path]
+    else:
+        raise InvalidRequest(f"Unsupported operation {op.kind}")
+
+
+def _check_no_file_folder_conflict(files: dict[str, tuple[str, str]]) -> None:
+    for path in files:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            folder = "/".join(parts[:i])
+            if folder in files:
+                raise InvalidRequest(f"Path conflict: {folder} is both a file and a folder")
