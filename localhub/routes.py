@@ -34,6 +34,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "localhub"
+    # Headers and body go out in separate writes; with Nagle on, each response waits on a delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
 
     # Plumbing
 

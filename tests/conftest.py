@@ -37,6 +37,12 @@ _session: dict = {}
 
 def pytest_configure(config: pytest.Config) -> None:
     # Both clients read these at import time, so they must be set before any test module imports them.
+    early = [name for name in ("huggingface_hub", "datasets") if name in sys.modules]
+    if early:
+        raise pytest.UsageError(
+            f"{', '.join(early)} was imported before tests/conftest.py could set HF_ENDPOINT; "
+            "import it inside tests or fixtures, not at the top of a conftest.py"
+        )
     tmp = Path(tempfile.mkdtemp(prefix="tests-hf-"))
     os.environ.update({
         "HF_HOME": str(tmp / "hf-home"),
