@@ -53,15 +53,40 @@ RuleAction = Literal["reject", "flag", "off"]
 
 
 class ValidateParams(Section):
-    """Which quality rules reject, which only flag, and their thresholds."""
+    """Which quality rules reject, which only flag, and their thresholds (see `pipeline/rules/` for each rule)."""
 
-    max_reject_rate: Annotated[float, Field(ge=0, le=1)] = 0.25
-    rules: dict[str, RuleAction] = Field(default_factory=dict)
-    max_chars: Annotated[int, Field(gt=0)] = 5_000
-    language_min_chars: Annotated[int, Field(ge=0)] = 40
-    ratio_min_chars: Annotated[int, Field(ge=0)] = 30
-    ratio_min: Annotated[float, Field(gt=0)] = 0.5
-    ratio_max: Annotated[float, Field(gt=0)] = 2.0
+    class Rules(Section):
+        """The action of each rule, by reason code: `reject` drops the row, `flag` keeps it with the code, `off`."""
+
+        empty_english: RuleAction = "reject"
+        empty_french: RuleAction = "reject"
+        too_long: RuleAction = "reject"
+        control_characters: RuleAction = "reject"
+        markup: RuleAction = "reject"
+        wrong_language: RuleAction = "reject"
+        length_ratio: RuleAction = "reject"
+        identical_sides: RuleAction = "flag"
+        markdown_emphasis: RuleAction = "flag"
+
+    max_reject_rate: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.25, description="Above this share of rejected rows the input is taken as broken and the stage fails."
+    )
+    rules: Rules = Field(default_factory=Rules)
+    max_chars: Annotated[int, Field(gt=0)] = Field(5_000, description="too_long: most characters on one side.")
+    language_min_chars: Annotated[int, Field(ge=0)] = Field(
+        40, description="wrong_language: sides with fewer letters (once code, maths and markup are removed) are exempt."
+    )
+    language_min_confidence: Annotated[float, Field(ge=0.5, le=1)] = Field(
+        0.9, description="wrong_language: how sure the identifier must be that a side is in the other language."
+    )
+    language_max_chars: Annotated[int, Field(gt=0)] = Field(
+        200, description="wrong_language: only this many leading characters are identified; more adds cost, not accuracy."
+    )
+    ratio_min_chars: Annotated[int, Field(ge=0)] = Field(
+        100, description="length_ratio: pairs whose longer side is shorter than this are exempt."
+    )
+    ratio_min: Annotated[float, Field(gt=0)] = Field(0.25, description="length_ratio: lowest len(french) / len(english).")
+    ratio_max: Annotated[float, Field(gt=0)] = Field(4.0, description="length_ratio: highest len(french) / len(english).")
 
     @model_validator(mode="after")
     def _ratio_bounds_ordered(self) -> ValidateParams:
