@@ -1,0 +1,36 @@
+"""The interface every validation rule implements; reads and writes nothing."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schema.params import ValidateParams
+
+
+class Rule:
+    """A quality rule over normalised columns.
+
+    `check` is vectorised over a whole batch and returns, per row, the rule's `reason` code where it fires and
+    null elsewhere. `explain` says in words why it fired on one row; it only runs on the few rows reported.
+    Rules never see the action taken on their result: that is the params' business.
+    """
+
+    reason: ClassVar[str]
+
+    def check(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> pa.Array:
+        raise NotImplementedError
+
+    def explain(self, english: str | None, french: str | None, params: ValidateParams) -> str:
+        raise NotImplementedError
+
+    def fired(self, mask: pa.Array) -> pa.Array:
+        """The reason code where `mask` is true, null where it is false or null."""
+        return pc.if_else(pc.fill_null(mask, False), pa.scalar(self.reason), pa.scalar(None, pa.string()))
+
+
+def lengths(texts: pa.Array) -> pa.Array:
+    """Length in code points, 0 for null."""
+    return pc.fill_null(pc.utf8_length(texts), 0)

@@ -1,0 +1,69 @@
+"""Rules on leftover markup: `markup`, `markdown_emphasis`; reads and writes nothing."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.rules.base import Rule
+from schema.params import ValidateParams
+
+# RE2 syntax. A tag must be well formed (name, then attributes), so code in prose such as
+# `<SubBackward0 object at 0x12904b290>` or a comparison like `a <b and c> d` is not taken for HTML.
+MARKUP_PATTERNS: dict[str, str] = {
+    "an HTML tag": r"</?[A-Za-z][A-Za-z0-9-]*(\s+[A-Za-z_:][-A-Za-z0-9_:.]*(\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?)*\s*/?>",
+    "an HTML comment": r"<!--|-->",
+    "a Liquid/Jinja expression": r"\{\{\s*[A-Za-z_][\w.]*\s*(\|[^{}]*)?\}\}|\{%.*?%\}",
+    "a markdown image": r"!\[[^\]]*\]\([^)]*\)",
+}
+MARKUP = "|".join(f"(?:{pattern})" for pattern in MARKUP_PATTERNS.values())
+
+# Paired `*`/`**` around a word, or any backtick. A lone `*` (a footnote, `x^*` in maths) is not emphasis.
+EMPHASIS = r"`|\*\*?[^\s*][^*]*\*"
+
+
+def _either_side(english: pa.Array, french: pa.Array, pattern: str) -> pa.Array:
+    return pc.or_(pc.match_substring_regex(english, pattern), pc.match_substring_regex(french, pattern))
+
+
+def _which_sides(english: str | None, french: str | None, pattern: str) -> str:
+    hits = pc.match_substring_regex(pa.array([english, french], pa.string()), pattern).to_pylist()
+    return " and ".join(side for side, hit in zip(("English", "French"), hits, strict=True) if hit)
+
+
+class Markup(Rule):
+    """A side holds HTML/XML tags, HTML comments, Liquid/Jinja `{{ }}`/`{% %}` or markdown images.
+
+    Default `reject`: these come from the page templates, not from the text (`<img src="{{site.baseurl}}/...">`,
+    `<br>`, `<!--` left open); a model trained on them learns to emit markup, and the row's text is usually cut
+    around the tag.
+    """
+
+    reason = "markup"
+
+    def check(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> pa.Array:
+        return self.fired(_either_side(english, french, MARKUP))
+
+    def explain(self, english: str | None, french: str | None, params: ValidateParams) -> str:
+        kinds = [
+            kind
+            for kind, pattern in MARKUP_PATTERNS.items()
+            if any(pc.match_substring_regex(pa.array([english, french], pa.string()), pattern).to_pylist())
+        ]
+        return f"{', '.join(kinds)} on the {_which_sides(english, french, MARKUP)} side"
+
+
+class MarkdownEmphasis(Rule):
+    """A side holds markdown emphasis (`*word*`, `**word**`) or backticks.
+
+    Default `flag`: the course notes mark terms and code this way on both sides, so the text is a good
+    translation; consumers who want plain text can strip the marks, and the flag tells them which rows to touch.
+    """
+
+    reason = "markdown_emphasis"
+
+    def check(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> pa.Array:
+        return self.fired(_either_side(english, french, EMPHASIS))
+
+    def explain(self, english: str | None, french: str | None, params: ValidateParams) -> str:
+        return f"markdown emphasis or backticks on the {_which_sides(english, french, EMPHASIS)} side"
