@@ -1,0 +1,217 @@
+"""Validate: reads `data/ingested.parquet`; writes `data/validated.parquet`, `data/rejects/validate.jsonl` and
+`metrics/validate.json`.
+
+Both sides are normalised once (`schema.pair.normalize`), every rule of `pipeline.rules` runs over the batch, and
+each row is kept (with the codes of its `flag` rules) or rejected with the codes and messages of all its `reject`
+rules. Kept rows are then checked against the `Pair` model, so the output contract holds whatever the params say.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import ValidationError
+
+from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, read_batches, read_metrics, run_stage, write_metrics
+from pipeline.rules import RULES, Rule
+from schema.pair import PAIRS, SCHEMA, normalize
+from schema.params import Params, ValidateParams
+
+STAGE = "validate"
+INGESTED = Path("data/ingested.parquet")
+VALIDATED = Path("data/validated.parquet")
+REJECTS = REJECTS_DIR / "validate.jsonl"
+BATCH_ROWS = 65_536
+# A kept row that the Pair model refuses: only possible when a rule guarding the contract is set to `off`.
+SCHEMA_REASON = "schema"
+
+
+def _active(params: ValidateParams, action: str) -> list[Rule]:
+    return [rule for rule in RULES if getattr(params.rules, rule.reason) == action]
+
+
+def _filled(rows: int, value: int | bool, type_: pa.DataType) -> pa.Array:
+    return pc.fill_null(pa.nulls(rows, type_), pa.scalar(value, type_))
+
+
+def _per_row(columns: list[pa.Array], rows: int) -> pa.ListArray:
+    """Row i's list holds the non-null values of columns[0][i], columns[1][i], ... in column order."""
+    width = len(columns)
+    if not width:
+        return pa.ListArray.from_arrays(_filled(rows + 1, 0, pa.int32()), pa.array([], pa.string()))
+    position = pc.subtract(pc.cumulative_sum(_filled(rows * width, 1, pa.int64())), 1)
+    row = pc.divide(position, width)
+    column = pc.subtract(position, pc.multiply(row, width))
+    values = pa.concat_arrays(columns).take(pc.add(pc.multiply(column, rows), row))
+    counts = _filled(rows, 0, pa.int32())
+    for fired in columns:
+        counts = pc.add(counts, pc.cast(pc.is_valid(fired), pa.int32()))
+    offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(counts)])
+    return pa.ListArray.from_arrays(offsets, values.drop_null())
+
+
+def validate_batch(batch: pa.RecordBatch, params: ValidateParams) -> tuple[pa.RecordBatch, list[dict[str, Any]]]:
+    """Splits one ingested batch into validated rows (`schema.pair.SCHEMA`) and reject records."""
+    english, french = normalize(batch.column("english")), normalize(batch.column("french"))
+    rejecting, flagging = _active(params, "reject"), _active(params, "flag")
+    rejected_by = [rule.check(english, french, params) for rule in rejecting]
+    flagged_by = [rule.check(english, french, params) for rule in flagging]
+    rejected = _filled(batch.num_rows, False, pa.bool_())
+    for fired in rejected_by:
+        rejected = pc.or_(rejected, pc.is_valid(fired))
+
+    kept = pc.invert(rejected)
+    flags = _per_row(flagged_by, batch.num_rows)
+    candidates = pa.record_batch(
+        [batch.column("line"), english, french, flags], names=["line", "english", "french", "flags"]
+    ).filter(kept)
+    contract_breaks = _contract_breaks(candidates)
+
+    rejects = [
+        _reject(batch, english, french, index, rejecting, rejected_by, flagging, flagged_by, params)
+        for index in pc.indices_nonzero(rejected).to_pylist()
+    ]
+    if contract_breaks:
+        kept_index = pc.indices_nonzero(kept).to_pylist()
+        for position, message in contract_breaks.items():
+            rejects.append(_contract_reject(batch, kept_index[position], candidates.column("flags")[position], message))
+        rejects.sort(key=lambda reject: reject["line"])
+        keep = pa.array([position not in contract_breaks for position in range(candidates.num_rows)])
+        candidates = candidates.filter(keep)
+    return pa.RecordBatch.from_arrays(candidates.columns, schema=SCHEMA), rejects
+
+
+def _contract_breaks(candidates: pa.RecordBatch) -> dict[int, str]:
+    """Position → message of the kept rows that the Pair model refuses."""
+    try:
+        PAIRS.validate_python(candidates.to_pylist())
+    except ValidationError as exc:
+        breaks: dict[int, list[str]] = {}
+        for error in exc.errors():
+            breaks.setdefault(error["loc"][0], []).append(f"{error['loc'][1]}: {error['msg']}")
+        return {position: "; ".join(messages) for position, messages in breaks.items()}
+    return {}
+
+
+def _reject(
+    batch: pa.RecordBatch,
+    english: pa.Array,
+    french: pa.Array,
+    index: int,
+    rejecting: list[Rule],
+    rejected_by: list[pa.Array],
+    flagging: list[Rule],
+    flagged_by: list[pa.Array],
+    params: ValidateParams,
+) -> dict[str, Any]:
+    normalised = english[index].as_py(), french[index].as_py()
+    reasons = [rule for rule, fired in zip(rejecting, rejected_by, strict=True) if fired[index].is_valid]
+    return {
+        "line": batch.column("line")[index].as_py(),
+        "stage": STAGE,
+        "reasons": [rule.reason for rule in reasons],
+        "message": "; ".join(f"{rule.reason}: {rule.explain(*normalised, params)}" for rule in reasons),
+        "flags": [rule.reason for rule, fired in zip(flagging, flagged_by, strict=True) if fired[index].is_valid],
+        "english": batch.column("english")[index].as_py(),
+        "french": batch.column("french")[index].as_py(),
+    }
+
+
+def _contract_reject(batch: pa.RecordBatch, index: int, flags: pa.Scalar, message: str) -> dict[str, Any]:
+    return {
+        "line": batch.column("line")[index].as_py(),
+        "stage": STAGE,
+        "reasons": [SCHEMA_REASON],
+        "message": f"{SCHEMA_REASON}: {message}",
+        "flags": flags.as_py(),
+        "english": batch.column("english")[index].as_py(),
+        "french": batch.column("french")[index].as_py(),
+    }
+
+
+def run(params: Params) -> str:
+    settings = params.validate_
+    if not INGESTED.is_file():
+        raise StageError(f"{INGESTED}: no such file; run the ingest stage first (dvc repro ingest)")
+    progress = Progress(STAGE)
+    rejected_by_reason: Counter[str] = Counter()
+    flagged_by_reason: Counter[str] = Counter()
+    examples: list[dict[str, Any]] = []
+    rows_in = 0
+    with ParquetSink(VALIDATED, SCHEMA) as validated, JsonlSink(REJECTS) as rejects:
+        for batch in read_batches(INGESTED, BATCH_ROWS):
+            kept, batch_rejects = validate_batch(batch, settings)
+            validated.write(kept)
+            for reject in batch_rejects:
+                rejects.write(reject)
+                rejected_by_reason.update(reject["reasons"])
+            examples.extend(batch_rejects[: 3 - len(examples)])
+            flagged_by_reason.update(pc.list_flatten(kept.column("flags")).to_pylist())
+            rows_in += batch.num_rows
+            progress.update(rows_in)
+    _check_rows_in(rows_in)
+    rate = rejects.count / rows_in if rows_in else 0.0
+    write_metrics(
+        STAGE,
+        {
+            "rows_in": rows_in,
+            "rows_out": validated.rows,
+            "rejected": rejects.count,
+            "reject_rate": round(rate, 6),
+            "rejected_by_reason": dict(sorted(rejected_by_reason.items())),
+            "flagged_by_reason": dict(sorted(flagged_by_reason.items())),
+        },
+    )
+    top = ", ".join(f"{count:,} {reason}" for reason, count in rejected_by_reason.most_common(3))
+    if rate > settings.max_reject_rate:
+        raise StageError(
+            f"{rate:.1%} of {rows_in:,} rows rejected, above validate.max_reject_rate ({settings.max_reject_rate:.1%}); "
+            f"top reasons: {top}; the input is probably broken: see {REJECTS}"
+        )
+    return _summary(rows_in, validated.rows, rejects.count, rejected_by_reason, flagged_by_reason, examples, progress)
+
+
+def _check_rows_in(rows_in: int) -> None:
+    try:
+        ingested = read_metrics("ingest")["rows"]
+    except (FileNotFoundError, KeyError):
+        return
+    if ingested != rows_in:
+        raise StageError(
+            f"{INGESTED} has {rows_in:,} rows but metrics/ingest.json says {ingested:,}: rerun ingest (dvc repro ingest)"
+        )
+
+
+def _summary(
+    rows_in: int,
+    rows_out: int,
+    rejected: int,
+    rejected_by_reason: Counter[str],
+    flagged_by_reason: Counter[str],
+    examples: list[dict[str, Any]],
+    progress: Progress,
+) -> str:
+    def counts(counter: Counter[str]) -> str:
+        return ", ".join(f"{count:,} {reason}" for reason, count in counter.most_common()) or "none"
+
+    lines = [
+        f"validate: {rows_in:,} rows in {progress.elapsed:.1f} s: {rows_out:,} written to {VALIDATED}, "
+        f"{rejected:,} rejected" + (f" (see {REJECTS})" if rejected else "") + ".",
+        f"  rejected by reason: {counts(rejected_by_reason)}",
+        f"  flagged by reason (rows kept): {counts(flagged_by_reason)}",
+    ]
+    lines += [f"  e.g. line {example['line']}: {example['message']}" for example in examples]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    return run_stage(STAGE, run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
