@@ -1,0 +1,97 @@
+"""File transfer: downloads into the cache, a 50 MB inline commit, and ranged reads through HfFileSystem."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from huggingface_hub import CommitOperationAdd, HfFileSystem, hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+from hubdata import head
+
+
+def test_hf_hub_download_lands_in_the_snapshot_named_after_the_commit(api, dataset_repo):
+    path = Path(hf_hub_download(dataset_repo, "data/train-00000-of-00001.parquet", repo_type="dataset"))
+    assert path.parent.parent.name == head(api, dataset_repo)
+    assert pq.read_table(path).num_rows == 8
+    assert path.resolve().name == api.get_paths_info(dataset_repo, [
+        "data/train-00000-of-00001.parquet"], repo_type="dataset")[0].blob_id
+
+
+def test_hf_hub_download_errors(hub, dataset_repo):
+    with pytest.raises(EntryNotFoundError):
+        hf_hub_download(dataset_repo, "missing.txt", repo_type="dataset")
+    with pytest.raises(RevisionNotFoundError):
+        hf_hub_download(dataset_repo, "README.md", repo_type="dataset", revision="v404")
+    with pytest.raises(RepositoryNotFoundError):
+        hf_hub_download(f"{hub.user}/no-such-repo", "README.md", repo_type="dataset")
+
+
+def test_fifty_megabyte_commit_round_trips_without_lfs_or_xet(api, repo_id, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    payload = os.urandom(50 * 1024 * 1024)
+    api.create_repo(repo_id, repo_type="dataset")
+    api.create_commit(repo_id, repo_type="dataset", commit_message="big file",
+                      operations=[CommitOperationAdd("blobs/big.bin", payload)])
+    path = hf_hub_download(repo_id, "blobs/big.bin", repo_type="dataset", local_dir=tmp_path)
+    assert hashlib.sha256(Path(path).read_bytes()).digest() == hashlib.sha256(payload).digest()
+    assert "/commit/main" in caplog.text
+    assert "lfs" not in caplog.text.lower() and "xet" not in caplog.text.lower()
+
+
+@pytest.fixture(scope="module")
+def big_parquet(tmp_path_factory) -> Path:
+    """A ~6 MB Parquet file of incompressible rows in several row groups."""
+    rng = random.Random(7)
+    rows = 6000
+    table = pa.table({
+        "id": list(range(rows)),
+        "blob": [rng.randbytes(1000) for _ in range(rows)],
+    })
+    path = tmp_path_factory.mktemp("big") / "train-00000-of-00001.parquet"
+    pq.write_table(table, path, compression="none", row_group_size=1000)
+    return path
+
+
+def test_hffilesystem_ranged_reads_return_the_right_bytes(api, repo_id, big_parquet):
+    local = big_parquet.read_bytes()
+    assert len(local) > 5 * 1024 * 1024
+    api.create_repo(repo_id, repo_type="dataset")
+    api.upload_file(path_or_fileobj=str(big_parquet), path_in_repo="data/train.parquet", repo_id=repo_id,
+                    repo_type="dataset")
+    fs = HfFileSystem(token=False)
+    remote = f"datasets/{repo_id}/data/train.parquet"
+    assert fs.size(remote) == len(local)
+    rng = random.Random(11)
+    with fs.open(remote, "rb", block_size=64 * 1024) as fh:
+        for offset in [0, 1, len(local) - 8, len(local) // 2] + [rng.randrange(len(local)) for _ in range(20)]:
+            length = rng.randrange(1, 200_000)
+            fh.seek(offset)
+            assert fh.read(length) == local[offset : offset + length]
+        fh.seek(len(local) - 4)
+        assert fh.read() == b"PAR1"
+        assert fh.read(10) == b""
+    assert fs.cat_file(remote, start=-100) == local[-100:]
+    with fs.open(remote, "rb", block_size=256 * 1024) as fh:
+        assert pq.ParquetFile(fh).read_row_group(3).column("id").to_pylist() == list(range(3000, 4000))
+
+
+def test_hffilesystem_listing_glob_and_info(dataset_repo):
+    fs = HfFileSystem(token=False)
+    root = f"datasets/{dataset_repo}"
+    found = fs.find(root)
+    assert f"{root}/data/test-00000-of-00001.parquet" in found
+    assert sorted(fs.glob(f"{root}/**/*.parquet")) == sorted(
+        f"{root}/data/{s}-00000-of-00001.parquet" for s in ("test", "train", "validation"))
+    assert fs.isdir(f"{root}/data") and fs.isfile(f"{root}/README.md")
+    assert sorted(fs.ls(root, detail=False)) == sorted(f"{root}/{n}" for n in (".gitattributes", "README.md", "data"))
+    assert fs.info(f"{root}/README.md", refresh=True)["size"] == len(fs.cat_file(f"{root}/README.md"))
+    assert fs.exists(f"{root}/nope.txt") is False
+    assert fs.read_text(f"{root}@main/README.md").startswith("---")
