@@ -19,10 +19,10 @@ from schema.params import Params, ParamsError, load_params
 METRICS_DIR = Path("metrics")
 REJECTS_DIR = Path("data/rejects")
 
-# Pinned so that two runs on the same input give byte-identical files.
+# Pinned so that two runs on the same input give byte-identical files. Files passed between stages are not
+# compressed: zstd would cost more time than the disk it saves; the Hub shards are compressed by the build stage.
 PARQUET_OPTIONS: dict[str, Any] = {
-    "compression": "zstd",
-    "compression_level": 3,
+    "compression": "none",
     "use_dictionary": False,
     "write_statistics": True,
     "store_schema": True,
@@ -49,15 +49,16 @@ def atomic_path(path: Path) -> Iterator[Path]:
 class ParquetSink:
     """Writes record batches to one parquet file, atomically."""
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
+    def __init__(self, path: Path, schema: pa.Schema, **options: Any) -> None:
         self.path = path
         self.schema = schema
+        self.options = {**PARQUET_OPTIONS, **options}
         self.rows = 0
 
     def __enter__(self) -> ParquetSink:
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
-        self._writer = pq.ParquetWriter(tmp, self.schema, **PARQUET_OPTIONS)
+        self._writer = pq.ParquetWriter(tmp, self.schema, **self.options)
         return self
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:

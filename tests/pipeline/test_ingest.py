@@ -1,0 +1,203 @@
+"""Tests of pipeline/ingest.py: every dialect and damage case, the golden seed sample, and the two readers agreeing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline import ingest
+from pipeline.io import StageError
+from tests.helpers import SEED, make_params, reconstruction
+
+
+def run_on(tmp_path, monkeypatch, content: bytes, **ingest_params):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "raw.csv").write_bytes(content)
+    summary = ingest.run(make_params(ingest=ingest_params))
+    rows = pq.read_table(tmp_path / ingest.INGESTED).to_pylist()
+    rejects = [json.loads(line) for line in (tmp_path / ingest.REJECTS).read_text(encoding="utf-8").splitlines()]
+    metrics = json.loads((tmp_path / "metrics" / "ingest.json").read_text())
+    return rows, rejects, metrics, summary
+
+
+def fails_on(tmp_path, monkeypatch, content: bytes | None, **ingest_params) -> str:
+    monkeypatch.chdir(tmp_path)
+    if content is not None:
+        (tmp_path / "raw.csv").write_bytes(content)
+    with pytest.raises(StageError) as failure:
+        ingest.run(make_params(ingest=ingest_params))
+    assert not (tmp_path / ingest.INGESTED).exists(), "a failed run must leave no output for DVC to cache"
+    assert not (tmp_path / "metrics" / "ingest.json").exists()
+    assert not list(tmp_path.rglob("*.tmp")), "temporary files must be cleaned up"
+    return str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param(b"English;French\nHello;Bonjour\n", [(2, "Hello", "Bonjour")], id="lf"),
+        pytest.param(b"English;French\r\nHello;Bonjour\r\nYes;Oui\r\n", [(2, "Hello", "Bonjour"), (3, "Yes", "Oui")],
+                     id="crlf"),
+        pytest.param(b"\xef\xbb\xbfEnglish;French\r\nHello;Bonjour\r\n", [(2, "Hello", "Bonjour")], id="bom"),
+        pytest.param(b"English;French\r\nA;B\nC;D\rE;F", [(2, "A", "B"), (3, "C", "D"), (4, "E", "F")],
+                     id="mixed-line-ends-no-final-newline"),
+        pytest.param('English;French\n"Note; see below";"Remarque ; voir plus bas"\n'.encode(),
+                     [(2, "Note; see below", "Remarque ; voir plus bas")], id="quoted-delimiter"),
+        pytest.param('English;French\n"The ""loss"" term";"Le terme « loss »"\n'.encode(),
+                     [(2, 'The "loss" term', "Le terme « loss »")], id="doubled-quotes"),
+        pytest.param(b'English;French\n"First item\r\nSecond item";"Premier\nSecond"\nNext;Suivant\n',
+                     [(2, "First item\r\nSecond item", "Premier\nSecond"), (5, "Next", "Suivant")],
+                     id="newlines-in-quoted-fields"),
+        pytest.param(b"English;French\nHello;Bonjour\n\n\nYes;Oui\n", [(2, "Hello", "Bonjour"), (5, "Yes", "Oui")],
+                     id="blank-lines-skipped-but-counted"),
+        pytest.param(b"French;English\nBonjour;Hello\n", [(2, "Hello", "Bonjour")], id="columns-found-by-name"),
+        pytest.param(b"English;French\nProblem Motivation;\n", [(2, "Problem Motivation", None)], id="empty-french"),
+    ],
+)
+def test_reads_dialects(tmp_path, monkeypatch, content, expected):
+    rows, rejects, metrics, _ = run_on(tmp_path, monkeypatch, content)
+    assert [(row["line"], row["english"], row["french"]) for row in rows] == expected
+    assert rejects == []
+    assert metrics["records"] == metrics["rows"] == len(expected)
+
+
+def test_reads_other_delimiter_quote_and_encoding(tmp_path, monkeypatch):
+    content = "English,French\n'Déjà, vu',Déjà vu\n".encode("latin-1")
+    rows, _, _, _ = run_on(tmp_path, monkeypatch, content, delimiter=",", quotechar="'", encoding="latin-1")
+    assert rows == [{"line": 2, "english": "Déjà, vu", "french": "Déjà vu"}]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason", "line", "raw", "kept_lines"),
+    [
+        pytest.param(b"English;French\nA;B\nno delimiter here\nC;D\n", "wrong_field_count", 3, "no delimiter here",
+                     [2, 4], id="too-few-fields"),
+        pytest.param(b"English;French\nA;B\nx;y;z\nC;D\n", "wrong_field_count", 3, "x;y;z", [2, 4], id="too-many"),
+        pytest.param(b"English;French\nA;B\ncaf\xe9;caf\xe9\nC;D\n", "undecodable_bytes", 3, "caf\ufffd;caf\ufffd",
+                     [2, 4], id="latin-1-bytes-in-utf-8"),
+        pytest.param(b'English;French\nA;B\n"never closed;x\nC;D\nE;F\n', "unterminated_quote", 3, '"never closed;x',
+                     [2, 4, 5], id="unterminated-quote-mid-file"),
+        pytest.param(b'English;French\nA;B\nC;"never closed', "unterminated_quote", 3, 'C;"never closed', [2],
+                     id="unterminated-quote-at-end"),
+    ],
+)
+def test_damaged_records_are_rejected_and_reading_goes_on(tmp_path, monkeypatch, content, reason, line, raw,
+                                                          kept_lines):
+    rows, rejects, metrics, summary = run_on(tmp_path, monkeypatch, content)
+    assert [row["line"] for row in rows] == kept_lines
+    assert len(rejects) == 1
+    assert rejects[0]["line"] == line
+    assert rejects[0]["stage"] == "ingest"
+    assert rejects[0]["reasons"] == [reason]
+    assert rejects[0]["raw"] == raw
+    assert rejects[0]["message"]
+    assert metrics["records"] == metrics["rows"] + metrics["rejected"] == len(kept_lines) + 1
+    assert metrics["rejected_by_reason"] == {reason: 1}
+    assert reason in summary and "ingest.jsonl" in summary
+
+
+def test_unterminated_quote_in_a_long_file_only_costs_its_line(tmp_path, monkeypatch):
+    body = "".join(f"Sentence {i};Phrase {i}\n" for i in range(500))
+    content = ("English;French\n" + '"stray quote;x\n' + body).encode()
+    rows, rejects, metrics, _ = run_on(tmp_path, monkeypatch, content, max_record_lines=50)
+    assert [reject["line"] for reject in rejects] == [2]
+    assert len(rows) == 500
+    assert rows[0] == {"line": 3, "english": "Sentence 0", "french": "Phrase 0"}
+    assert metrics["records"] == 501
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(None, "no such file", id="missing"),
+        pytest.param(b"", "empty", id="empty"),
+        pytest.param(b"English;French\n", "no records", id="header-only"),
+        pytest.param(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "not a text file", id="binary"),
+        pytest.param(b"Source;Target\nHello;Bonjour\n", "expected the columns 'English' and 'French'", id="wrong-names"),
+        pytest.param(b"English,French\nHello,Bonjour\n", "set ingest.delimiter to ','", id="other-delimiter"),
+        pytest.param(b"English\tFrench\nHello\tBonjour\n", "set ingest.delimiter to '\\t'", id="tab-delimited"),
+    ],
+)
+def test_unusable_files_fail_with_one_clear_message(tmp_path, monkeypatch, content, message):
+    error = fails_on(tmp_path, monkeypatch, content)
+    assert message in error
+    assert "raw.csv" in error
+
+
+def test_golden_seed_sample(tmp_path, monkeypatch):
+    rows, rejects, metrics, _ = run_on(tmp_path, monkeypatch, SEED.read_bytes())
+    assert len(rows) == 100 and rejects == []
+    assert [row["line"] for row in rows] == list(range(2, 102))
+    assert rows[0] == {"line": 2, "english": "Week 1", "french": "Semaine 1"}
+    empty_french = [row for row in rows if row["french"] is None]
+    assert empty_french == [{"line": 82, "english": "Problem Motivation, Linear Algebra, and Visualization",
+                             "french": None}]
+    assert any("’" in row["french"] for row in rows if row["french"]), "typographic apostrophes are kept as is"
+    assert metrics == {
+        "records": 100,
+        "rows": 100,
+        "rejected": 0,
+        "rejected_by_reason": {},
+        "source": "raw.csv",
+        "source_sha256": "839864d5560260f1fce38ec80f860dffda0f2406e744874fbba2eeda82427036",
+    }
+
+
+def test_reads_every_record_of_the_reconstruction(tmp_path, monkeypatch):
+    rows, rejects, metrics, _ = run_on(tmp_path, monkeypatch, reconstruction().read_bytes())
+    assert metrics["records"] == 2292 and metrics["rejected"] == 0 and rejects == []
+    with reconstruction().open(encoding="utf-8", newline="") as file:
+        expected = [(english or None, french or None) for english, french in list(csv.reader(file, delimiter=";"))[1:]]
+    assert [(row["english"], row["french"]) for row in rows] == expected
+
+
+def test_large_batches_are_split(tmp_path, monkeypatch):
+    body = "".join(f"Sentence {i};Phrase {i}\n" for i in range(1000))
+    rows, _, metrics, _ = run_on(tmp_path, monkeypatch, ("English;French\n" + body).encode(), batch_rows=64)
+    assert metrics["rows"] == 1000
+    assert [row["line"] for row in rows] == list(range(2, 1002))
+
+
+# The two readers must agree record for record on any file the fast reader accepts.
+
+text = st.text(alphabet=st.sampled_from(list("ab é’;\"\r\n,«»") + ["\u00a0"]), max_size=12)
+raw_line = st.text(alphabet=st.sampled_from(list('ab;"')), min_size=1, max_size=6)
+
+
+def _both_readers(content: bytes):
+    params = make_params(ingest={"batch_rows": 3}).ingest
+    physical = [line for line in re.split("(?<=\n)|(?<=\r)(?!\n)", content.decode()) if line]
+    text_stream = io.TextIOWrapper(io.BytesIO(content), encoding="utf-8", errors="surrogateescape", newline="")
+    careful = list(ingest.chunks(ingest.parse_lines(text_stream, params), 3))
+    try:
+        fast = list(ingest.read_fast(io.BufferedReader(io.BytesIO(content)), params, lambda n: physical[-n:]))
+    except ingest._NeedsLineReader:
+        fast = None
+
+    def flatten(chunks):
+        return [row for batch, _ in chunks for row in batch.to_pylist()], [tuple(r) for _, rs in chunks for r in rs]
+
+    return fast and flatten(fast), flatten(careful)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.tuples(text, text), raw_line), max_size=12), st.sampled_from(["\n", "\r\n"]))
+def test_fast_and_line_readers_agree(records, line_end):
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator=line_end)
+    writer.writerow(["English", "French"])
+    for record in records:
+        if isinstance(record, tuple):
+            writer.writerow(record)
+        else:
+            out.write(record + line_end)
+    fast, careful = _both_readers(out.getvalue().encode())
+    if fast is not None:
+        assert fast == careful
