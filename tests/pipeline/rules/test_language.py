@@ -1,0 +1,61 @@
+"""Tests of pipeline/rules/language.py: the identifier runs offline on the model bundled with py3langid."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from pipeline.rules.language import WrongLanguage, prose
+from schema.params import ValidateParams
+
+ENGLISH = (
+    "On a conceptual level, deep learning is inspired by the brain but not all of the brain's details are relevant."
+)
+FRENCH = (
+    "Sur le plan conceptuel, l’apprentissage profond est inspiré par le cerveau. Cependant tous les détails du "
+    "cerveau ne sont pas pertinents."
+)
+
+
+@pytest.mark.parametrize(
+    ("english", "french", "fired"),
+    [
+        (ENGLISH, FRENCH, False),
+        (FRENCH, ENGLISH, True),
+        (FRENCH, FRENCH, True),
+        (ENGLISH, ENGLISH, True),
+        (FRENCH, None, True),
+        ("Convolutional sparse auto-encoder on natural images", "Auto-encodeur convolutif épars sur des images", False),
+        ("ReLU - `nn.ReLU()`", "ReLU - `nn.ReLU()`", False),
+        (
+            "Typically Rectified Linear Unit (ReLU): $\\text{ReLU}(x) = \\max(x, 0)$",
+            "*Rectified Linear Unit* (ReLU) : $\\text{ReLU}(x) = \\max(x, 0)$.",
+            False,
+        ),
+        (
+            "The more efficient way is called Stochastic Gradient Descent (SGD). Since we want to minimize loss",
+            "Le chemin le plus efficace est appelé la « descente de gradient stochastique » (SGD en anglais pour "
+            "*Stochastic Gradient Descent*).",
+            False,
+        ),
+    ],
+)
+def test_wrong_language(fires, english, french, fired):
+    assert fires("wrong_language", english, french) is fired
+
+
+def test_short_sides_are_exempt(fires):
+    assert not fires("wrong_language", "Plan du cours", "Course plan")
+    assert fires("wrong_language", FRENCH, ENGLISH, language_min_chars=5)
+    assert not fires("wrong_language", FRENCH, ENGLISH, language_min_chars=500)
+
+
+def test_prose_drops_maths_code_markup_and_emphasised_terms():
+    text = "Le *pooling* `nn.MaxPool2d()` de $\\text{Max}_i(X_i)$ <br> garde {{site.baseurl}} le maximum : 42 !"
+    assert prose(pa.array([text, None]), 200).to_pylist() == ["Le de garde le maximum", None]
+
+
+def test_message_says_which_side_reads_as_what():
+    message = WrongLanguage().explain(FRENCH, ENGLISH, ValidateParams())
+    assert message.startswith("the English side reads as fr (p=")
+    assert "the French side reads as en" in message

@@ -1,0 +1,85 @@
+"""Tests of schema/pair.py: normalisation and the Pair model."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from schema.pair import PAIRS, SCHEMA, Pair, normalize, normalize_text
+
+# Text drawn with the characters that matter here: ASCII and typographic spaces, no-break spaces, combining
+# accents, precomposed letters, apostrophes and guillemets.
+TEXT = st.text(
+    alphabet=st.sampled_from(list("aeE :;!?’'«»\t\n\r\x0b\x0c") + ["\u00a0", "\u202f", "\u2003", "\u0301", "é", "\u3000"]),
+    max_size=40,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Course \t plan\r\n", "Course plan"),
+        ("Nous discutons\n\nde la motivation", "Nous discutons de la motivation"),
+        ("e\u0301te\u0301", "été"),
+        ("Note\u00a0: «\u202fprofond\u202f» !", "Note\u00a0: «\u202fprofond\u202f» !"),
+        ("L’apprentissage  d'un réseau", "L’apprentissage d'un réseau"),
+        ("x\u2003\u3000y", "x y"),
+        ("   ", ""),
+        (None, None),
+    ],
+)
+def test_normalize_text(raw, expected):
+    assert normalize_text(raw) == expected
+
+
+@given(TEXT)
+def test_normalisation_is_idempotent(text):
+    once = normalize_text(text)
+    assert normalize_text(once) == once
+
+
+@given(TEXT)
+def test_normalised_text_is_nfc_and_trimmed_and_keeps_no_break_spaces(text):
+    result = normalize_text(text)
+    assert unicodedata.is_normalized("NFC", result)
+    assert result == result.strip(" ") and "  " not in result
+    assert result.count("\u00a0") == text.count("\u00a0") and result.count("\u202f") == text.count("\u202f")
+
+
+@given(st.lists(st.none() | TEXT, max_size=20))
+def test_vector_and_scalar_forms_agree(texts):
+    assert normalize(pa.chunked_array([pa.array(texts, pa.string())])).to_pylist() == [normalize_text(t) for t in texts]
+
+
+def test_pair_documents_every_field():
+    assert all(field.description for field in Pair.model_fields.values())
+
+
+def test_schema_matches_the_model():
+    assert SCHEMA.names == list(Pair.model_fields)
+    assert not any(field.nullable for field in SCHEMA)
+    assert SCHEMA.field("flags").type == pa.list_(pa.string())
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"line": 2, "english": "", "french": "Plan du cours", "flags": []},
+        {"line": 2, "english": "Course plan", "french": None, "flags": []},
+        {"line": 0, "english": "Course plan", "french": "Plan du cours", "flags": []},
+        {"line": "2", "english": "Course plan", "french": "Plan du cours", "flags": []},
+    ],
+)
+def test_pair_refuses_broken_rows(row):
+    with pytest.raises(ValidationError):
+        Pair.model_validate(row)
+
+
+def test_pairs_adapter_accepts_good_rows():
+    rows = [{"line": 2, "english": "ReLU", "french": "ReLU", "flags": ["identical_sides"]}]
+    assert PAIRS.validate_python(rows)[0].flags == ["identical_sides"]
