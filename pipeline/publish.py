@@ -1,0 +1,428 @@
+"""Publish: pushes `dist/hub/` to the Hub named by `hub.*` as one commit tagged `v<release.version>`, verifies both,
+and writes `release/receipt.json` and `metrics/publish.json`.
+
+A released tag is immutable: the same content again is a no-op, other content under the same version is refused.
+The version bump must be at least what the change since the previous release requires (PATCH: same rows; MINOR:
+rows added or fixed, none moved between splits; MAJOR: anything else).
+
+Also a command for maintainers:
+    python -m pipeline.publish fetch-manifest VERSION PATH   the manifest of a released version (to pin splits)
+    python -m pipeline.publish changelog OLD NEW             the row-level diff between two released versions
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.io import StageError, run_stage, write_json, write_metrics
+from schema.manifest import MANIFEST_FILE
+from schema.params import HubParams, Params
+
+STAGE = "publish"
+RECEIPT = Path("release/receipt.json")
+SPLITS = ("train", "validation", "test")
+# Files the Hub keeps in every repo; they are not part of a release.
+HUB_OWNED = frozenset({".gitattributes"})
+RETRIES = 5
+
+T = TypeVar("T")
+
+
+# Where the release goes.
+
+
+@dataclass(frozen=True)
+class Target:
+    endpoint: str
+    label: str
+    token: str
+
+    def __repr__(self) -> str:
+        return f"Target(endpoint={self.endpoint!r}, label={self.label!r})"
+
+
+@contextmanager
+def connect(hub: HubParams) -> Iterator[Target]:
+    """The Hub to publish to: the embedded one (started for this run, with a token that never leaves memory) or a
+    URL with the maintainer's token. Sets HF_ENDPOINT before the clients are imported, as they read it only then."""
+    if hub.endpoint == "embedded":
+        from localhub import LocalHub, Token
+
+        token = secrets.token_urlsafe(32)
+        namespace = hub.repo_id.split("/")[0]
+        with LocalHub(data_dir=hub.data_dir, tokens={token: Token(user=namespace, write=True)}) as server:
+            _point_clients_at(server.endpoint)
+            yield Target(server.endpoint, f"embedded Hub in {hub.data_dir}/", token)
+        return
+    _point_clients_at(hub.endpoint)
+    from huggingface_hub import get_token
+
+    token = get_token()
+    if not token:
+        raise StageError(f"no Hub token for {hub.endpoint}: set HF_TOKEN in the environment or run `hf auth login`")
+    yield Target(hub.endpoint, hub.endpoint, token)
+
+
+def _point_clients_at(endpoint: str) -> None:
+    loaded = [name for name in ("huggingface_hub", "datasets") if name in sys.modules]
+    if loaded and os.environ.get("HF_ENDPOINT") != endpoint:
+        import huggingface_hub.constants as hub_constants
+
+        if hub_constants.ENDPOINT != endpoint:
+            raise StageError(f"{', '.join(loaded)} was imported before the Hub endpoint was chosen; "
+                             "run the stage in its own process (python -m pipeline.publish)")
+    os.environ["HF_ENDPOINT"] = endpoint
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    # Our own verification loads are not downloads of the corpus.
+    os.environ["HF_UPDATE_DOWNLOAD_COUNTS"] = "0"
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+
+
+def with_retries(call: Callable[[], T], what: str) -> T:
+    """Retries transient failures (5xx, timeouts, dropped connections) with backoff; fails fast on the rest."""
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    for attempt in range(1, RETRIES):
+        try:
+            return call()
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            if status is None or status < 500:
+                raise
+            reason = f"HTTP {status}"
+        except (httpx2.TransportError, ConnectionError, TimeoutError) as exc:
+            reason = type(exc).__name__
+        delay = 0.2 * 2**attempt
+        print(f"publish: {what} failed ({reason}); retrying in {delay:.1f} s", file=sys.stderr)
+        time.sleep(delay)
+    return call()
+
+
+# What is released.
+
+
+def git_blob_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: str
+    blob_sha1: str
+    sha256: str
+    size: int
+
+
+def local_files(folder: Path) -> dict[str, LocalFile]:
+    if not (folder / "README.md").is_file():
+        raise StageError(f"{folder}: no built release here; run `dvc repro build` first")
+    files = {}
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = file.read_bytes()
+        path = file.relative_to(folder).as_posix()
+        files[path] = LocalFile(path, git_blob_sha1(data), hashlib.sha256(data).hexdigest(), len(data))
+    return files
+
+
+def split_digest(table: pa.Table) -> str:
+    """Content hash of one split: its rows sorted by id, each as (id, english, french)."""
+    table = table.sort_by("id")
+    translation = table.column("translation").combine_chunks()
+    digest = hashlib.sha256()
+    for row_id, english, french in zip(table.column("id").to_pylist(), translation.field("en").to_pylist(),
+                                       translation.field("fr").to_pylist()):
+        digest.update(json.dumps([row_id, english, french], ensure_ascii=False).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def local_splits(folder: Path) -> dict[str, tuple[int, str]]:
+    """Rows and content hash per split of the built release."""
+    found = {}
+    for split in SPLITS:
+        shards = sorted((folder / "data").glob(f"{split}-*.parquet"))
+        table = pa.concat_tables(pq.read_table(shard, columns=["id", "translation"]) for shard in shards)
+        found[split] = (table.num_rows, split_digest(table))
+    return found
+
+
+# Versions.
+
+
+def semver(version: str) -> tuple[int, int, int]:
+    major, minor, patch = (int(part) for part in version.removeprefix("v").split("."))
+    return major, minor, patch
+
+
+def bump_between(previous: str, current: str) -> str:
+    old, new = semver(previous), semver(current)
+    if new[0] != old[0]:
+        return "major"
+    if new[1] != old[1]:
+        return "minor"
+    return "patch"
+
+
+BUMP_ORDER = {"patch": 0, "minor": 1, "major": 2}
+
+
+def released_versions(tags: dict[str, str]) -> list[str]:
+    versions = []
+    for tag in tags:
+        try:
+            semver(tag)
+        except ValueError:
+            continue
+        if tag.startswith("v"):
+            versions.append(tag.removeprefix("v"))
+    return sorted(versions, key=semver)
+
+
+# The stage.
+
+
+class Release:
+    """One publish run against one repo: the Hub's state and the operations on it."""
+
+    def __init__(self, target: Target, params: Params) -> None:
+        from huggingface_hub import HfApi
+
+        self.params = params
+        self.repo_id = params.hub.repo_id
+        self.target = target
+        self.api = HfApi(endpoint=target.endpoint, token=target.token)
+
+    def tags(self) -> dict[str, str]:
+        refs = with_retries(lambda: self.api.list_repo_refs(self.repo_id, repo_type="dataset"), "listing tags")
+        return {tag.name: tag.target_commit for tag in refs.tags}
+
+    def remote_files(self, revision: str) -> dict[str, str]:
+        from huggingface_hub.hf_api import RepoFile
+
+        entries = with_retries(lambda: list(self.api.list_repo_tree(self.repo_id, repo_type="dataset",
+                                                                    revision=revision, recursive=True)),
+                               f"listing files at {revision}")
+        return {entry.path: entry.blob_id for entry in entries
+                if isinstance(entry, RepoFile) and entry.path not in HUB_OWNED}
+
+    def download(self, filename: str, revision: str) -> Path:
+        from huggingface_hub import hf_hub_download
+
+        return Path(with_retries(lambda: hf_hub_download(self.repo_id, filename, repo_type="dataset",
+                                                         revision=revision, token=self.target.token),
+                                 f"downloading {filename}@{revision}"))
+
+    def head(self) -> str:
+        info = with_retries(lambda: self.api.dataset_info(self.repo_id, revision="main"), "reading the repo")
+        return info.sha
+
+    def commit(self, folder: Path, files: dict[str, LocalFile], parent: str) -> str:
+        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+        stale = sorted(set(self.remote_files(parent)) - set(files))
+        operations = [CommitOperationAdd(path, str(folder / path)) for path in files]
+        operations += [CommitOperationDelete(path) for path in stale]
+        version = self.params.release.version
+        result = with_retries(lambda: self.api.create_commit(
+            self.repo_id, operations, commit_message=f"Release v{version}", repo_type="dataset",
+            parent_commit=parent), "committing the release")
+        return result.oid
+
+    def verify(self, revision: str, files: dict[str, LocalFile], splits: dict[str, tuple[int, str]]) -> None:
+        """Checks that `revision` holds exactly the built files and that `datasets` loads the built rows from it."""
+        remote = self.remote_files(revision)
+        expected = {path: file.blob_sha1 for path, file in files.items()}
+        if remote != expected:
+            differing = sorted(set(remote.items()) ^ set(expected.items()))
+            raise StageError(f"verification of {revision} failed: files differ from dist/hub: "
+                             f"{', '.join(sorted({path for path, _ in differing}))}")
+        loaded = load_revision(self.repo_id, revision, self.target.token)
+        for split, (rows, digest) in splits.items():
+            if split not in loaded:
+                raise StageError(f"verification of {revision} failed: split {split} is missing")
+            got_rows, got_digest = loaded[split]
+            if (got_rows, got_digest) != (rows, digest):
+                raise StageError(f"verification of {revision} failed: split {split} has {got_rows} rows "
+                                 f"(content {got_digest[:12]}), the build has {rows} (content {digest[:12]})")
+
+
+def load_revision(repo_id: str, revision: str, token: str) -> dict[str, tuple[int, str]]:
+    """Loads a revision the way a consumer does, in a cache of its own, and returns rows and content per split."""
+    import datasets
+
+    with tempfile.TemporaryDirectory(prefix="publish-verify-") as cache:
+        loaded = datasets.load_dataset(repo_id, revision=revision, cache_dir=cache, token=token)
+        features = {split: ds.features for split, ds in loaded.items()}
+        expected = datasets.Translation(languages=["en", "fr"])
+        for split, found in features.items():
+            if found.get("translation") != expected or "id" not in found:
+                raise StageError(f"verification of {revision} failed: split {split} has features {found}")
+        return {split: (ds.num_rows, split_digest(ds.data.table)) for split, ds in loaded.items()}
+
+
+def previous_manifest(release: Release, version: str) -> pa.Table:
+    return pq.read_table(release.download(MANIFEST_FILE, f"v{version}"))
+
+
+def check_version_policy(release: Release, tags: dict[str, str], folder: Path) -> str | None:
+    """Refuses a version lower than a released one, or a bump smaller than the change requires.
+
+    Returns the previous version, if any.
+    """
+    from pipeline.changelog import diff
+
+    version = release.params.release.version
+    older = [v for v in released_versions(tags) if semver(v) < semver(version)]
+    newer = [v for v in released_versions(tags) if semver(v) > semver(version)]
+    if newer:
+        raise StageError(f"v{newer[-1]} is already released; release.version {version} would go backwards: "
+                         f"set it above {newer[-1]} in params.yaml")
+    if not older:
+        return None
+    previous = older[-1]
+    if release.params.split.previous_manifest is None:
+        raise StageError(
+            f"v{previous} is released but split.previous_manifest is null, so splits are not pinned to it: run "
+            f"`python -m pipeline.publish fetch-manifest {previous} data/previous-manifest.parquet` and set "
+            "split.previous_manifest: data/previous-manifest.parquet in params.yaml")
+    changes = diff(previous_manifest(release, previous), pq.read_table(folder / MANIFEST_FILE))
+    required, taken = changes.required_bump(), bump_between(previous, version)
+    if BUMP_ORDER[taken] < BUMP_ORDER[required]:
+        raise StageError(f"v{previous} → v{version} is a {taken} bump, but the change needs a {required} one "
+                         f"({changes.summary()}); set release.version accordingly in params.yaml")
+    return previous
+
+
+def publish(params: Params, target: Target) -> dict[str, Any]:
+    folder = params.build.output_dir
+    files = local_files(folder)
+    splits = local_splits(folder)
+    release = Release(target, params)
+    tag = params.release.tag
+    with_retries(lambda: release.api.create_repo(release.repo_id, repo_type="dataset", private=params.hub.private,
+                                                 exist_ok=True), "creating the repo")
+    tags = release.tags()
+    expected = {path: file.blob_sha1 for path, file in files.items()}
+    if tag in tags:
+        released = release.remote_files(tags[tag])
+        if released != expected:
+            changed = sorted({p for p in set(released) | set(expected) if released.get(p) != expected.get(p)})
+            raise StageError(f"{tag} is already released on {target.label} with other content ({', '.join(changed)} "
+                             f"differ); a release is immutable: bump release.version in params.yaml")
+        outcome, commit, previous = "unchanged", tags[tag], None
+    else:
+        previous = check_version_policy(release, tags, folder)
+        head = release.head()
+        # A re-run after an interrupted publish finds its commit already on main: reuse it, don't commit twice.
+        commit = head if release.remote_files(head) == expected else release.commit(folder, files, head)
+        release.verify(commit, files, splits)
+        with_retries(lambda: release.api.create_tag(release.repo_id, tag=tag, revision=commit, repo_type="dataset",
+                                                    tag_message=f"Release {tag}", exist_ok=True), f"tagging {tag}")
+        try:
+            if release.tags().get(tag) != commit:
+                raise StageError(f"verification of {tag} failed: it does not point at {commit}")
+            release.verify(tag, files, splits)
+        except BaseException:
+            with_retries(lambda: release.api.delete_tag(release.repo_id, tag=tag, repo_type="dataset"),
+                         f"removing the unverified tag {tag}")
+            raise
+        outcome = "published"
+    return {
+        "outcome": outcome,
+        "endpoint": params.hub.endpoint,
+        "repo_id": release.repo_id,
+        "version": params.release.version,
+        "tag": tag,
+        "commit": commit,
+        "previous_version": previous,
+        "files": {path: {"sha256": file.sha256, "bytes": file.size} for path, file in files.items()},
+        "rows_by_split": {split: rows for split, (rows, _) in splits.items()},
+        "content_sha256_by_split": {split: digest for split, (_, digest) in splits.items()},
+        "verified": True,
+    }
+
+
+def run(params: Params) -> str:
+    started = time.monotonic()
+    with connect(params.hub) as target:
+        try:
+            receipt = publish(params, target)
+        except StageError:
+            raise
+        except Exception as exc:
+            raise StageError(f"publishing to {target.label} failed: {type(exc).__name__}: {exc}") from None
+        label = target.label
+    receipt["published_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    write_json(RECEIPT, receipt)
+    write_metrics(STAGE, {
+        "rows_by_split": receipt["rows_by_split"],
+        "files": len(receipt["files"]),
+        "bytes": sum(file["bytes"] for file in receipt["files"].values()),
+        "verified": receipt["verified"],
+    })
+    rows = ", ".join(f"{split} {rows:,}" for split, rows in receipt["rows_by_split"].items())
+    if receipt["outcome"] == "unchanged":
+        return (f"publish: {receipt['tag']} is already released on {label} with this content "
+                f"(commit {receipt['commit'][:12]}); nothing to do.")
+    return (f"publish: released {receipt['tag']} of {receipt['repo_id']} on {label} in "
+            f"{time.monotonic() - started:.1f} s: commit {receipt['commit'][:12]}, {rows} rows, verified; "
+            f"receipt in {RECEIPT}.")
+
+
+# Maintainer commands.
+
+
+def fetch_manifest(params: Params, version: str, destination: Path) -> str:
+    with connect(params.hub) as target:
+        table = previous_manifest(Release(target, params), version.removeprefix("v"))
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, destination)
+    return f"publish: wrote the manifest of v{version.removeprefix('v')} ({table.num_rows:,} rows) to {destination}"
+
+
+def changelog(params: Params, old: str, new: str) -> str:
+    from pipeline.changelog import diff, render_markdown
+
+    with connect(params.hub) as target:
+        release = Release(target, params)
+        before = previous_manifest(release, old.removeprefix("v"))
+        after = previous_manifest(release, new.removeprefix("v"))
+    return render_markdown(diff(before, after), old.removeprefix("v"), new.removeprefix("v"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.publish", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command")
+    fetch = commands.add_parser("fetch-manifest", help="download the manifest of a released version")
+    fetch.add_argument("version")
+    fetch.add_argument("destination", type=Path)
+    diff_parser = commands.add_parser("changelog", help="print the row-level diff between two released versions")
+    diff_parser.add_argument("old")
+    diff_parser.add_argument("new")
+    args = parser.parse_args(argv)
+    if args.command == "fetch-manifest":
+        return run_stage(STAGE, lambda params: fetch_manifest(params, args.version, args.destination))
+    if args.command == "changelog":
+        return run_stage(STAGE, lambda params: changelog(params, args.old, args.new))
+    return run_stage(STAGE, run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
