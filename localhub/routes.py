@@ -55,27 +55,44 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         # Only the request line and status are logged; headers (and so tokens) never are.
         access_log.info("%s %s", self.address_string(), format % args)
 
+    def end_headers(self) -> None:
+        self._response_started = True
+        super().end_headers()
+
     def _handle(self, method: str) -> None:
         self._remaining = int(self.headers.get("Content-Length") or 0)
+        self._response_started = False
         split = urlsplit(self.path)
         self._query = parse_qs(split.query, keep_blank_values=True)
         segments = [unquote(s) for s in split.path.split("/")[1:]]
         try:
-            self._caller = self.server.auth.caller(self.headers.get("Authorization"))
-            self._route(method, segments)
-        except InvalidToken:
-            self._send_error(errors.invalid_credentials())
-        except HubError as exc:
-            self._send_error(exc)
-        except storage.StorageError as exc:
-            self._send_error(self._storage_error(exc))
-        except (ValueError, KeyError, TypeError) as exc:
-            self._send_error(errors.bad_request(f"Malformed request: {exc}"))
-        except Exception:
-            logging.getLogger("localhub").exception("Internal error on %s %s", method, split.path)
-            self._send_error(HubError(500, "Internal server error"))
-        finally:
+            try:
+                self._caller = self.server.auth.caller(self.headers.get("Authorization"))
+                self._route(method, segments)
+            except InvalidToken:
+                self._fail(errors.invalid_credentials())
+            except HubError as exc:
+                self._fail(exc)
+            except storage.StorageError as exc:
+                self._fail(self._storage_error(exc))
+            except (ValueError, KeyError, TypeError) as exc:
+                self._fail(errors.bad_request(f"Malformed request: {exc}"))
+            except (BrokenPipeError, ConnectionResetError):
+                raise
+            except Exception:
+                logging.getLogger("localhub").exception("Internal error on %s %s", method, split.path)
+                self._fail(HubError(500, "Internal server error"))
             self._drain_body()
+        except (BrokenPipeError, ConnectionResetError):
+            # The client went away (for example a streaming reader that stopped early).
+            self.close_connection = True
+
+    def _fail(self, exc: HubError) -> None:
+        if self._response_started:
+            # Part of a response is already on the wire: the only honest signal left is closing it.
+            self.close_connection = True
+            return
+        self._send_error(exc)
 
     def _storage_error(self, exc: storage.StorageError) -> HubError:
         if isinstance(exc, storage.RevisionNotFound):
@@ -394,19 +411,22 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             raise errors.bad_request("Pull requests are not supported by this server")
         if repo.branch_head(branch) is None:
             raise errors.revision_not_found(branch)
-        header, operations = None, []
-        for value in self._commit_lines():
-            kind, payload = value["key"], value["value"]
-            if kind == "header":
-                header = payload
-            elif kind == "file":
-                operations.append(self._stored_addition(repo, payload))
-            elif kind == "deletedFile":
-                operations.append(storage.Operation("delete_file", payload["path"]))
-            elif kind == "deletedFolder":
-                operations.append(storage.Operation("delete_folder", payload["path"]))
-            else:
-                raise errors.bad_request(f"Unsupported commit line {kind!r}: this server stores regular files only")
+        header, planned = None, []
+        with repo.blob_writer() as blobs:
+            for value in self._commit_lines():
+                kind, payload = value["key"], value["value"]
+                if kind == "header":
+                    header = payload
+                elif kind == "file":
+                    planned.append(("add", payload["path"], blobs.add(_decoded_content(payload))))
+                elif kind == "deletedFile":
+                    planned.append(("delete_file", payload["path"], None))
+                elif kind == "deletedFolder":
+                    planned.append(("delete_folder", payload["path"], None))
+                else:
+                    raise errors.bad_request(f"Unsupported commit line {kind!r}: this server stores regular files only")
+            oids = blobs.write()
+        operations = [storage.Operation(kind, path, None if i is None else oids[i]) for kind, path, i in planned]
         if header is None or not str(header.get("summary", "")).strip():
             raise errors.bad_request("A commit needs a header line with a non-empty summary")
         sha = repo.commit(
@@ -431,14 +451,6 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             if line.strip():
                 yield json.loads(line)
 
-    def _stored_addition(self, repo: storage.Repo, payload: dict) -> storage.Operation:
-        path = payload["path"]
-        storage.check_file_path(path)
-        if payload.get("encoding", "base64") != "base64":
-            raise errors.bad_request(f"Unsupported encoding for {path}")
-        oid = repo.store_blob(base64.b64decode(payload["content"], validate=True))
-        return storage.Operation("add", path, oid)
-
     def _create_tag(self, repo_type: str, repo_id: str, rev: str) -> None:
         body = self._json_body()
         repo = self._repo(repo_type, repo_id, write=True)
@@ -462,6 +474,14 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         repo = self._repo(repo_type, repo_id, write=True)
         repo.delete_branch(branch)
         self._send_json({})
+
+
+def _decoded_content(payload: dict) -> bytes:
+    path = payload["path"]
+    storage.check_file_path(path)
+    if payload.get("encoding", "base64") != "base64":
+        raise errors.bad_request(f"Unsupported encoding for {path}")
+    return base64.b64decode(payload["content"], validate=True)
 
 
 def _refs_json(refs: list[storage.Ref]) -> list[dict]:

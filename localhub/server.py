@@ -88,7 +88,9 @@ class LocalHub:
         if self._server is not None:
             raise RuntimeError("LocalHub is already running")
         self._server = _HubHTTPServer((self.host, self.port), self._store, self._auth)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="localhub", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="localhub", daemon=True
+        )
         self._thread.start()
         return self
 

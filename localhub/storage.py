@@ -306,7 +306,9 @@ class Repo:
 
     def entry(self, commit: str, path: str) -> Entry | None:
         path = path.strip("/")
-        if not path:
+        try:
+            check_file_path(path)
+        except InvalidRequest:
             return None
         out = self._git("ls-tree", "-z", "-l", commit, "--", path)
         return next((e for e in self._parse_ls_tree(out, "") if e.path == path), None)
@@ -400,21 +402,10 @@ class Repo:
     # Writes
 
     def store_blob(self, data: bytes) -> str:
-        """Write a blob; a large one is also kept as a cache file, ready for ranged reads."""
-        if len(data) <= BLOB_CACHE_THRESHOLD:
-            return self._git("hash-object", "-w", "--no-filters", "--stdin", input=data).decode().strip()
-        cache = self.git_dir / CACHE_DIR
-        cache.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            oid = self._git("hash-object", "-w", "--no-filters", "--", tmp).decode().strip()
-            os.replace(tmp, cache / oid)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return oid
+        return self._git("hash-object", "-w", "--no-filters", "--stdin", input=data).decode().strip()
+
+    def blob_writer(self) -> BlobWriter:
+        return BlobWriter(self)
 
     def write_tree(self, files: dict[str, tuple[str, str]]) -> str:
         """Build a tree object from a flat file map through a throwaway index, never touching refs."""
@@ -469,6 +460,45 @@ class Repo:
             except git.GitError as exc:
                 raise Conflict(f"Branch {branch} moved while committing; retry") from exc
             return new
+
+
+class BlobWriter:
+    """Spools incoming file contents to disk, then writes them all into the object store with one git call.
+
+    One `hash-object` per file would cost a process per file: thousands for a sharded dataset.
+    """
+
+    def __init__(self, repo: Repo):
+        self._repo = repo
+        self._dir = Path(tempfile.mkdtemp(prefix="incoming-", dir=repo.git_dir))
+        self._spooled: list[tuple[Path, int]] = []
+
+    def add(self, data: bytes) -> int:
+        """Spool one content; returns its index in the list `write()` answers."""
+        path = self._dir / str(len(self._spooled))
+        path.write_bytes(data)
+        self._spooled.append((path, len(data)))
+        return len(self._spooled) - 1
+
+    def write(self) -> list[str]:
+        """Store every spooled content as a blob; large ones also become ranged-read cache files."""
+        if not self._spooled:
+            return []
+        listing = "".join(f"{path}\n" for path, _size in self._spooled).encode()
+        out = self._repo._git("hash-object", "-w", "--no-filters", "--stdin-paths", input=listing)
+        oids = out.decode().split()
+        cache = self._repo.git_dir / CACHE_DIR
+        for (path, size), oid in zip(self._spooled, oids):
+            if size > BLOB_CACHE_THRESHOLD:
+                cache.mkdir(exist_ok=True)
+                os.replace(path, cache / oid)
+        return oids
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 def _apply(files: dict[str, tuple[str, str]], op: Operation) -> None:

@@ -95,3 +95,26 @@ def test_hffilesystem_listing_glob_and_info(dataset_repo):
     assert fs.info(f"{root}/README.md", refresh=True)["size"] == len(fs.cat_file(f"{root}/README.md"))
     assert fs.exists(f"{root}/nope.txt") is False
     assert fs.read_text(f"{root}@main/README.md").startswith("---")
+
+
+def test_stream_file_reads_to_the_end(api, repo_id, big_parquet):
+    api.create_repo(repo_id, repo_type="dataset")
+    api.upload_file(path_or_fileobj=str(big_parquet), path_in_repo="train.parquet", repo_id=repo_id,
+                    repo_type="dataset")
+    fs = HfFileSystem(token=False)
+    local = big_parquet.read_bytes()
+    with fs.open(f"datasets/{repo_id}/train.parquet", "rb", block_size=0) as stream:
+        assert stream.read(1000) == local[:1000]
+        assert stream.read(5000) == local[1000:6000]
+        assert stream.read() == local[6000:]
+        assert stream.read(1) == b""
+
+
+def test_tree_listing_follows_absolute_pagination_links(api, repo_id):
+    api.create_repo(repo_id, repo_type="dataset")
+    names = [f"many/f{i:04d}.txt" for i in range(1100)]
+    api.create_commit(repo_id, repo_type="dataset", commit_message="many files",
+                      operations=[CommitOperationAdd(name, name.encode()) for name in names])
+    assert sorted(api.list_repo_files(repo_id, repo_type="dataset")) == sorted([".gitattributes", *names])
+    listed = [e.path for e in api.list_repo_tree(repo_id, path_in_repo="many", repo_type="dataset")]
+    assert listed == names
