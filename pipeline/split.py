@@ -1,0 +1,413 @@
+"""Split: reads `data/validated.parquet` (and `split.previous_manifest`); writes `data/split.parquet`, `data/rejects/duplicates.jsonl` and `metrics/split.json`.
+
+Rows whose matching keys (see `schema.manifest`) are both equal are duplicates: the row first by
+(english, french, line) is kept and the others are reported. Rows sharing their English key or their French key
+form one group, and a group lands in one split: the split of the previous release if any of its keys was
+released (pinning), otherwise the one its hash falls in. The hash of a group is the splitmix64 finaliser of
+(the smallest 64-bit id prefix in the group XOR the first 8 bytes of sha256(salt)), cut at the cumulative
+ratios; it depends on the group's content only, so row order and unrelated rows never move it.
+
+When new rows connect keys released in different splits, the pinned splits spread from the released keys one
+row at a time (breadth first), and every row whose two keys are reached from different splits (or from both at
+once) is reported as a `cross_split_link` and not released, so no key ever appears in two splits.
+
+Memory stays flat in the row count except for three 64-bit hashes per row: the first pass writes the keyed rows
+into id-range buckets on disk, and the second sorts and writes one bucket at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, read_batches, run_stage, write_metrics
+from schema.manifest import ID_PREFIX, ManifestError, id_digest, matching_key, read_manifest, side_digest
+from schema.params import SPLITS, Params, SplitParams
+
+STAGE = "split"
+VALIDATED = Path("data/validated.parquet")
+SPLIT = Path("data/split.parquet")
+REJECTS = REJECTS_DIR / "duplicates.jsonl"
+
+SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("line", pa.int64(), nullable=False),
+        pa.field("english", pa.string(), nullable=False),
+        pa.field("french", pa.string(), nullable=False),
+        pa.field("flags", pa.list_(pa.string()), nullable=False),
+        pa.field("english_key", pa.string(), nullable=False),
+        pa.field("french_key", pa.string(), nullable=False),
+    ]
+)
+INPUT_COLUMNS = ["line", "english", "french", "flags"]
+_KEYED = pa.schema([*SCHEMA.remove(SCHEMA.get_field_index("split")), pa.field("row", pa.int64(), nullable=False)])
+
+CROSS_SPLIT_LINK = len(SPLITS)
+UNPINNED = -1
+_BATCH_ROWS = 32_768
+# A bucket is sorted in memory with one copy; 64 MiB of keyed rows keeps that well under the 512 MiB budget.
+_BUCKET_BYTES = 64 << 20
+# Keys roughly double the text a row carries.
+_KEYED_GROWTH = 2.2
+
+
+@dataclass(frozen=True)
+class RowHashes:
+    """Per input row: 64-bit prefixes of the English key, French key and id hashes."""
+
+    english: np.ndarray
+    french: np.ndarray
+    id: np.ndarray
+
+
+def key_batch(batch: pa.RecordBatch, first_row: int) -> tuple[pa.RecordBatch, RowHashes]:
+    """Adds `english_key`, `french_key`, `id` and the input position `row` to validated rows, with their hashes."""
+    english_keys, french_keys, ids = [], [], []
+    english_digests, french_digests, id_digests = [], [], []
+    for english, french in zip(batch["english"].to_pylist(), batch["french"].to_pylist(), strict=True):
+        english_key, french_key = matching_key(english), matching_key(french)
+        english_digest, french_digest = side_digest(english_key), side_digest(french_key)
+        digest = id_digest(english_digest, french_digest)
+        english_keys.append(english_key)
+        french_keys.append(french_key)
+        english_digests.append(english_digest[:8])
+        french_digests.append(french_digest[:8])
+        id_digests.append(digest[:8])
+        ids.append(ID_PREFIX + digest.hex())
+    keyed = pa.record_batch(
+        [
+            pa.array(ids, pa.string()),
+            batch["line"],
+            batch["english"],
+            batch["french"],
+            batch["flags"],
+            pa.array(english_keys, pa.string()),
+            pa.array(french_keys, pa.string()),
+            pa.array(np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)),
+        ],
+        schema=_KEYED,
+    )
+    return keyed, RowHashes(_u64(english_digests), _u64(french_digests), _u64(id_digests))
+
+
+def _u64(prefixes: list[bytes]) -> np.ndarray:
+    return np.frombuffer(b"".join(prefixes), dtype=">u8").astype(np.uint64)
+
+
+def components(left: np.ndarray, right: np.ndarray, nodes: int) -> np.ndarray:
+    """Connected-component label (its smallest node) of each edge `left[i]`–`right[i]`, by min-label hooking."""
+    parent = np.arange(nodes, dtype=np.int64)
+    while True:
+        left_root, right_root = parent[left], parent[right]
+        if np.array_equal(left_root, right_root):
+            return left_root
+        lower = np.minimum(left_root, right_root)
+        np.minimum.at(parent, left_root, lower)
+        np.minimum.at(parent, right_root, lower)
+        while not np.array_equal(grand := parent[parent], parent):
+            parent = grand
+
+
+def hashed_splits(canonical: np.ndarray, ratios: dict[str, float], salt: str) -> np.ndarray:
+    """Split code of each group from its canonical 64-bit hash: splitmix64(canonical ^ salt) cut at the ratios."""
+    mixed = canonical ^ np.uint64(int.from_bytes(hashlib.sha256(salt.encode("utf-8")).digest()[:8], "big"))
+    mixed = (mixed ^ (mixed >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    mixed = (mixed ^ (mixed >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    mixed ^= mixed >> np.uint64(31)
+    cumulative = np.cumsum([ratios[name] for name in SPLITS[:-1]])
+    bounds = np.array([min(int(share * 2.0**64), 2**64 - 1) for share in cumulative], dtype=np.uint64)
+    return np.searchsorted(bounds, mixed, side="right").astype(np.int8)
+
+
+@dataclass(frozen=True)
+class Pins:
+    """Split codes of the keys of the previous release, by 64-bit key hash, each side sorted."""
+
+    english: np.ndarray
+    english_split: np.ndarray
+    french: np.ndarray
+    french_split: np.ndarray
+
+    @classmethod
+    def none(cls) -> Pins:
+        empty, codes = np.empty(0, np.uint64), np.empty(0, np.int8)
+        return cls(empty, codes, empty, codes)
+
+    def lookup(self, english: np.ndarray, french: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _lookup(self.english, self.english_split, english), _lookup(self.french, self.french_split, french)
+
+
+def _lookup(keys: np.ndarray, codes: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    if not len(keys):
+        return np.full(len(wanted), UNPINNED, np.int8)
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[at] == wanted, codes[at], UNPINNED).astype(np.int8)
+
+
+def pins_from(batches: Iterator[pa.RecordBatch]) -> Pins:
+    """Pins from manifest batches; raises StageError if the manifest puts one key in two splits."""
+    code_of = {name: code for code, name in enumerate(SPLITS)}
+    sides: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"english_key": [], "french_key": []}
+    for batch in batches:
+        unknown = set(batch["split"].to_pylist()) - set(code_of)
+        if unknown:
+            raise StageError(f"previous manifest: unknown split {sorted(unknown)[0]!r}; expected {', '.join(SPLITS)}")
+        codes = np.array([code_of[name] for name in batch["split"].to_pylist()], dtype=np.int8)
+        for side, parts in sides.items():
+            parts.append((_u64([side_digest(key)[:8] for key in batch[side].to_pylist()]), codes))
+    resolved = []
+    for side, parts in sides.items():
+        keys = np.concatenate([part[0] for part in parts]) if parts else np.empty(0, np.uint64)
+        codes = np.concatenate([part[1] for part in parts]) if parts else np.empty(0, np.int8)
+        pairs = np.unique(np.stack([keys, codes.astype(np.uint64)], axis=1), axis=0)
+        if len(np.unique(pairs[:, 0])) != len(pairs):
+            raise StageError(
+                f"previous manifest: one {side.replace('_', ' ')} is released in two splits; "
+                "that release leaked, so its splits cannot be pinned"
+            )
+        resolved += [pairs[:, 0].copy(), pairs[:, 1].astype(np.int8)]
+    return Pins(*resolved)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Per input row: its split code (or CROSS_SPLIT_LINK) and whether the previous release fixed it."""
+
+    codes: np.ndarray
+    pinned: np.ndarray
+    groups: int
+
+
+def assign(hashes: RowHashes, pins: Pins, params: SplitParams) -> Assignment:
+    """Splits rows by group: pinned groups keep their released split, the others follow their hash."""
+    english_nodes = np.unique(hashes.english, return_inverse=True)
+    french_nodes = np.unique(hashes.french, return_inverse=True)
+    offset = len(english_nodes[0])
+    left, right = english_nodes[1].astype(np.int64), french_nodes[1].astype(np.int64) + offset
+    node_pin = np.concatenate(pins.lookup(english_nodes[0], french_nodes[0]))
+    active = np.ones(len(left), dtype=bool)
+    while True:
+        codes, pinned, conflicted, group_count = _assign_active(left, right, hashes.id, node_pin, active, params)
+        if not conflicted.any():
+            codes[~active] = CROSS_SPLIT_LINK
+            return Assignment(codes, pinned & active, group_count)
+        active[_cross_split_links(left, right, node_pin, np.flatnonzero(conflicted))] = False
+
+
+def _assign_active(
+    left: np.ndarray, right: np.ndarray, ids: np.ndarray, node_pin: np.ndarray, active: np.ndarray, params: SplitParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    nodes = len(node_pin)
+    rows = np.flatnonzero(active)
+    group = components(left[rows], right[rows], nodes)
+    canonical = np.full(nodes, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(canonical, group, ids[rows])
+    row_pins = np.concatenate([node_pin[left[rows]], node_pin[right[rows]]])
+    row_groups = np.concatenate([group, group])
+    has_pin = row_pins != UNPINNED
+    low = np.full(nodes, np.iinfo(np.int8).max, dtype=np.int8)
+    high = np.full(nodes, UNPINNED, dtype=np.int8)
+    np.minimum.at(low, row_groups[has_pin], row_pins[has_pin])
+    np.maximum.at(high, row_groups[has_pin], row_pins[has_pin])
+    codes = np.full(len(left), UNPINNED, dtype=np.int8)
+    pinned = np.zeros(len(left), dtype=bool)
+    conflicted = np.zeros(len(left), dtype=bool)
+    group_low, group_high = low[group], high[group]
+    free = group_high == UNPINNED
+    codes[rows] = np.where(free, hashed_splits(canonical[group], params.ratios, params.salt), group_high)
+    pinned[rows] = ~free
+    conflicted[rows] = ~free & (group_low != group_high)
+    return codes, pinned, conflicted, len(np.unique(group))
+
+
+def _cross_split_links(left: np.ndarray, right: np.ndarray, node_pin: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Rows of conflicting groups whose keys the released splits reach differently (breadth first from the pins)."""
+    touching: dict[int, list[int]] = defaultdict(list)
+    for row in rows.tolist():
+        touching[int(left[row])].append(row)
+        touching[int(right[row])].append(row)
+    contested = -2
+    label = {node: int(node_pin[node]) for node in touching if node_pin[node] != UNPINNED}
+    frontier = sorted(label)
+    while frontier:
+        reached: dict[int, set[int]] = defaultdict(set)
+        for node in frontier:
+            if label[node] == contested:
+                continue
+            for row in touching[node]:
+                other = int(right[row]) if int(left[row]) == node else int(left[row])
+                if other not in label:
+                    reached[other].add(label[node])
+        for node, splits in reached.items():
+            label[node] = splits.pop() if len(splits) == 1 else contested
+        frontier = sorted(reached)
+    return np.array(
+        [
+            row
+            for row in rows.tolist()
+            if (int(left[row]) in label or int(right[row]) in label)
+            and (
+                label.get(int(left[row])) != label.get(int(right[row]))
+                or label.get(int(left[row])) == contested
+            )
+        ],
+        dtype=np.int64,
+    )
+
+
+def _bucket_bits(path: Path) -> int:
+    metadata = pq.ParquetFile(path).metadata
+    size = sum(metadata.row_group(index).total_byte_size for index in range(metadata.num_row_groups))
+    return max(0, math.ceil(math.log2(max(1.0, size * _KEYED_GROWTH / _BUCKET_BYTES))))
+
+
+def _bucket_of(ids: np.ndarray, bits: int) -> np.ndarray:
+    if bits == 0:
+        return np.zeros(len(ids), dtype=np.int64)
+    return (ids >> np.uint64(64 - bits)).astype(np.int64)
+
+
+def _check_input(path: Path) -> int:
+    if not path.is_file():
+        raise StageError(f"{path}: no such file; run the validate stage first (dvc repro validate)")
+    schema = pq.ParquetFile(path).schema_arrow
+    missing = [name for name in INPUT_COLUMNS if name not in schema.names]
+    if missing:
+        raise StageError(f"{path}: missing columns {', '.join(missing)}; expected {', '.join(INPUT_COLUMNS)}")
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def split_file(source: Path, output: Path, rejects_path: Path, params: SplitParams) -> dict[str, object]:
+    """Runs the stage from `source` to `output` and `rejects_path`; returns the metrics."""
+    rows_in = _check_input(source)
+    try:
+        pins = pins_from(read_manifest(params.previous_manifest)) if params.previous_manifest else Pins.none()
+    except ManifestError as exc:
+        raise StageError(str(exc)) from None
+    progress = Progress(STAGE, total=2 * rows_in)
+    bits = _bucket_bits(source)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{STAGE}-") as scratch:
+        bucket_paths = [Path(scratch) / f"{index:05d}.arrow" for index in range(1 << bits)]
+        parts: list[RowHashes] = []
+        writers = [pa.ipc.new_file(path, _KEYED) for path in bucket_paths]
+        try:
+            for batch in read_batches(source, _BATCH_ROWS, INPUT_COLUMNS):
+                keyed, hashes = key_batch(batch, sum(len(part.id) for part in parts))
+                parts.append(hashes)
+                buckets = _bucket_of(hashes.id, bits)
+                for index in np.unique(buckets).tolist():
+                    writers[index].write_batch(keyed.filter(pa.array(buckets == index)))
+                progress.update(sum(len(part.id) for part in parts))
+        finally:
+            for writer in writers:
+                writer.close()
+        hashes = RowHashes(*(np.concatenate([getattr(part, name) for part in parts] or [np.empty(0, np.uint64)])
+                             for name in ("english", "french", "id")))
+        del parts
+        assignment = assign(hashes, pins, params)
+        del hashes
+        counts = {"released": np.zeros(len(SPLITS), dtype=np.int64), "duplicates": 0, "cross": 0, "pinned": 0}
+        done = rows_in
+        with ParquetSink(output, SCHEMA) as sink, JsonlSink(rejects_path) as rejects:
+            for path in bucket_paths:
+                with pa.memory_map(str(path)) as source_map:
+                    bucket = pa.ipc.open_file(source_map).read_all()
+                released, released_rows, reports = resolve_bucket(bucket, assignment)
+                sink.write(released)
+                for report in reports:
+                    rejects.write(report)
+                counts["released"] += np.bincount(assignment.codes[released_rows], minlength=len(SPLITS))
+                counts["pinned"] += int(assignment.pinned[released_rows].sum())
+                counts["duplicates"] += sum(report["reasons"] == ["duplicate"] for report in reports)
+                counts["cross"] += sum(report["reasons"] == ["cross_split_link"] for report in reports)
+                done += bucket.num_rows
+                progress.update(done)
+    by_split = dict(zip(SPLITS, counts["released"].tolist(), strict=True))
+    released_rows = sum(by_split.values())
+    return {
+        "rows_in": rows_in,
+        "duplicates_merged": counts["duplicates"],
+        "cross_split_links": counts["cross"],
+        "rows_by_split": by_split,
+        "groups": assignment.groups,
+        "pinned": counts["pinned"],
+        "ratio_deviation": {
+            name: round(by_split[name] / released_rows - params.ratios[name], 4) if released_rows else 0.0
+            for name in SPLITS
+        },
+    }
+
+
+def resolve_bucket(bucket: pa.Table, assignment: Assignment) -> tuple[pa.Table, np.ndarray, list[dict[str, object]]]:
+    """Keeps the first row of each id by (english, french, line) in its split; reports duplicates and links.
+
+    Returns the released rows sorted by id, their input positions, and the reports.
+    """
+    order = pc.sort_indices(
+        bucket, sort_keys=[("id", "ascending"), ("english", "ascending"), ("french", "ascending"), ("line", "ascending")]
+    )
+    bucket = bucket.take(order)
+    codes = assignment.codes[bucket["row"].to_numpy()]
+    ids = bucket["id"].to_numpy(zero_copy_only=False)
+    first = np.ones(len(ids), dtype=bool)
+    first[1:] = ids[1:] != ids[:-1]
+    released = first & (codes != CROSS_SPLIT_LINK)
+    kept = bucket.filter(pa.array(released))
+    split = pc.take(pa.array(SPLITS, pa.string()), pa.array(codes[released].astype(np.int64)))
+    table = pa.table({name: split if name == "split" else kept[name] for name in SCHEMA.names}).cast(SCHEMA)
+    kept_at = np.maximum.accumulate(np.where(first, np.arange(len(ids)), 0))[~released]
+    withheld = bucket.filter(pa.array(~released)).to_pylist()
+    kept_rows = bucket.take(pa.array(kept_at)).select(["line", "english", "french"]).to_pylist()
+    reports = [
+        _report(row, code, kept)
+        for row, code, kept in zip(withheld, codes[~released].tolist(), kept_rows, strict=True)
+    ]
+    return table, kept["row"].to_numpy(), reports
+
+
+def _report(row: dict[str, object], code: int, kept: dict[str, object]) -> dict[str, object]:
+    base = {"line": row["line"], "stage": STAGE, "english": row["english"], "french": row["french"], "id": row["id"]}
+    if code == CROSS_SPLIT_LINK:
+        message = (
+            "shares its English with a row released in one split and its French with a row released in another "
+            "(directly or through other new rows); not released, so that no text appears in two splits"
+        )
+        return {**base, "reasons": ["cross_split_link"], "message": message, "merged_into": None}
+    same = kept["english"] == row["english"] and kept["french"] == row["french"]
+    how = "exact duplicate" if same else "duplicate after normalisation (case, spacing, punctuation variants)"
+    message = f"{how} of line {kept['line']}, which is kept"
+    return {**base, "reasons": ["duplicate"], "message": message, "merged_into": row["id"]}
+
+
+def run(params: Params) -> str:
+    progress = Progress(STAGE)
+    metrics = split_file(VALIDATED, SPLIT, REJECTS, params.split)
+    write_metrics(STAGE, metrics)
+    by_split = ", ".join(f"{count:,} {name}" for name, count in metrics["rows_by_split"].items())  # type: ignore[union-attr]
+    return (
+        f"split: {metrics['rows_in']:,} rows in {progress.elapsed:.1f} s: {by_split} in {metrics['groups']:,} groups "
+        f"({metrics['pinned']:,} pinned by the previous release); {metrics['duplicates_merged']:,} duplicates merged "
+        f"and {metrics['cross_split_links']:,} cross-split links withheld, see {REJECTS}."
+    )
+
+
+def main() -> int:
+    return run_stage(STAGE, run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The release manifest (one row per released id: its split and matching keys) and the id and key algorithm it pins.
+
+Matching key (algorithm `nyu-enfr-v1`), applied to each side of an NFC, whitespace-collapsed pair:
+
+1. typographic variants become their ASCII form: apostrophes ’ ‘ ‛ ` ´ ʼ ′ → ', quotes « » “ ” „ ‟ ″ → ",
+   dashes ‐ ‑ ‒ – — ― − → -, the ellipsis … → ..., and no-break, narrow and thin spaces → a space;
+2. Unicode case folding (`str.casefold`);
+3. no space next to a quote, before ? ! : ; , . ) or after (, so French and English spacing of punctuation agree;
+   runs of spaces become one;
+4. trailing sentence punctuation (. ! ? ; : ,) and spaces are dropped.
+
+Two rows are duplicates when both their keys are equal. The id of a row is
+
+    "nyu-enfr-v1:" + hex(sha256(b"nyu-enfr-v1\\n" + sha256(english_key) + sha256(french_key))[:12])
+
+(keys UTF-8 encoded), so it depends only on the keys: identical on every machine, Python version and run,
+and shared by a row and all its duplicates. The 96-bit truncation makes a collision among n distinct pairs
+happen with probability below n² / 2⁹⁷: about 2·10⁻¹⁶ for 5 million pairs. Changing anything above is a new
+algorithm with a new prefix, so its ids can never be mistaken for these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+ALGORITHM = "nyu-enfr-v1"
+ID_PREFIX = ALGORITHM + ":"
+ID_BYTES = 12
+MANIFEST_FILE = "manifest.parquet"
+
+SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("english_key", pa.string(), nullable=False),
+        pa.field("french_key", pa.string(), nullable=False),
+        pa.field("content_sha256", pa.string(), nullable=False),
+    ]
+)
+
+# Ordered: the « » spacing rules must run before the quotes themselves are mapped.
+_VARIANTS: tuple[tuple[str, str], ...] = (
+    *((space, " ") for space in "\u00a0\u202f\u2007\u2009\u200a"),
+    *((quote, "'") for quote in "’‘‛`´ʼ′"),
+    *((quote, '"') for quote in "«»“”„‟″"),
+    *((dash, "-") for dash in "‐‑‒–—―−"),
+    ("…", "..."),
+)
+_SPACING: tuple[tuple[str, str], ...] = (
+    *((" " + mark, mark) for mark in "?!:;,.)\""),
+    *((mark + " ", mark) for mark in "(\""),
+)
+_TRAILING = " .!?;:,"
+_ID_SALT = ALGORITHM.encode() + b"\n"
+
+
+def matching_key(text: str) -> str:
+    """The normalised form of one side under which rows count as duplicates and are grouped (see the module doc)."""
+    for variant, plain in _VARIANTS:
+        if variant in text:
+            text = text.replace(variant, plain)
+    text = text.lower() if text.isascii() else text.casefold()
+    while "  " in text:
+        text = text.replace("  ", " ")
+    for spaced, tight in _SPACING:
+        if spaced in text:
+            text = text.replace(spaced, tight)
+    return text.rstrip(_TRAILING).lstrip(" ")
+
+
+def side_digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def id_digest(english_digest: bytes, french_digest: bytes) -> bytes:
+    """The truncated id hash of a pair, from the sha256 digests of its two keys."""
+    return hashlib.sha256(_ID_SALT + english_digest + french_digest).digest()[:ID_BYTES]
+
+
+def row_id(english_key: str, french_key: str) -> str:
+    return ID_PREFIX + id_digest(side_digest(english_key), side_digest(french_key)).hex()
+
+
+def content_sha256(english: str, french: str) -> str:
+    """Hash of the released text itself, so a later release can tell a row whose text was edited."""
+    return hashlib.sha256(f"{english}\n{french}".encode("utf-8")).hexdigest()
+
+
+def build_manifest(rows: pa.Table | pa.RecordBatch) -> pa.Table:
+    """The manifest of released rows (`id, split, english, french, english_key, french_key`), sorted by id."""
+    table = rows if isinstance(rows, pa.Table) else pa.Table.from_batches([rows])
+    digests = [
+        content_sha256(english, french)
+        for english, french in zip(table["english"].to_pylist(), table["french"].to_pylist(), strict=True)
+    ]
+    manifest = pa.table(
+        {
+            "id": table["id"],
+            "split": table["split"],
+            "english_key": table["english_key"],
+            "french_key": table["french_key"],
+            "content_sha256": pa.array(digests, pa.string()),
+        }
+    )
+    return manifest.cast(SCHEMA).sort_by("id")
+
+
+class ManifestError(Exception):
+    """The previous manifest cannot be used; the message names the file and what is wrong."""
+
+
+def read_manifest(path: Path, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+    """Streams a manifest file, checked against `SCHEMA` and the id algorithm before any row is used."""
+    try:
+        file = pq.ParquetFile(path)
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: no such manifest; set split.previous_manifest to the previous release's "
+                            f"{MANIFEST_FILE}, or to null for a first release") from None
+    except pa.ArrowInvalid as exc:
+        raise ManifestError(f"{path}: not a parquet manifest ({exc})") from None
+    missing = [name for name in SCHEMA.names if name not in file.schema_arrow.names]
+    if missing:
+        raise ManifestError(f"{path}: missing manifest columns {', '.join(missing)}; expected {', '.join(SCHEMA.names)}")
+    for batch in file.iter_batches(batch_size=batch_rows, columns=SCHEMA.names):
+        batch = batch.cast(SCHEMA) if batch.schema != SCHEMA else batch
+        foreign = pc.invert(pc.starts_with(batch["id"], ID_PREFIX))
+        if pc.any(foreign).as_py():
+            example = pc.filter(batch["id"], foreign)[0].as_py()
+            raise ManifestError(f"{path}: id {example!r} was not made by {ALGORITHM}; its splits cannot be pinned "
+                                "by this algorithm's keys")
+        yield batch

@@ -1,0 +1,117 @@
+"""The matching key, the id algorithm and the manifest contract."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from schema.manifest import (
+    MANIFEST_FILE,
+    SCHEMA,
+    ManifestError,
+    build_manifest,
+    matching_key,
+    read_manifest,
+    row_id,
+)
+
+
+@pytest.mark.parametrize(
+    ("variant", "plain"),
+    [
+        ("L’apprentissage profond", "L'apprentissage profond"),
+        ("l‘entropie", "L'entropie"),
+        ("« Bonjour »", '"Bonjour"'),
+        ("“Attention is all you need”", '"attention is all you need"'),
+        ("Pourquoi\u202f?", "Pourquoi ?"),
+        ("Pourquoi ?", "Pourquoi?"),
+        ("Remarque\u00a0: le gradient", "Remarque : le gradient"),
+        ("Week 1.", "Week 1"),
+        ("Self-supervised learning — SSL", "self-supervised learning - SSL"),
+        ("Wait…", "Wait..."),
+        ("GRÜNE STRASSE", "grüne straße"),
+        ("Energy-based models!", "energy-based models"),
+    ],
+)
+def test_typographic_variants_share_a_key(variant: str, plain: str) -> None:
+    assert matching_key(variant) == matching_key(plain)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("x + y", "x - y"),
+        ("Week 1", "Week 2"),
+        ("is it?", "is it not?"),
+        ("l'histoire", "l histoire"),
+        ("2.5", "25"),
+    ],
+)
+def test_different_meanings_keep_different_keys(one: str, other: str) -> None:
+    assert matching_key(one) != matching_key(other)
+
+
+def test_id_algorithm_is_pinned() -> None:
+    english_digest = hashlib.sha256(b"hello").digest()
+    french_digest = hashlib.sha256(b"bonjour").digest()
+    expected = hashlib.sha256(b"nyu-enfr-v1\n" + english_digest + french_digest).hexdigest()[:24]
+    assert row_id("hello", "bonjour") == "nyu-enfr-v1:" + expected == "nyu-enfr-v1:8c0b715895d17e4b62a8a24f"
+
+
+def test_id_depends_on_which_side_a_text_is() -> None:
+    assert row_id("a", "b") != row_id("b", "a")
+    assert row_id("ab", "c") != row_id("a", "bc")
+
+
+def _split_rows() -> pa.Table:
+    return pa.table(
+        {
+            "id": [row_id("week 2", "semaine 2"), row_id("week 1", "semaine 1")],
+            "split": ["test", "train"],
+            "line": [3, 2],
+            "english": ["Week 2", "Week 1"],
+            "french": ["Semaine 2", "Semaine 1"],
+            "english_key": ["week 2", "week 1"],
+            "french_key": ["semaine 2", "semaine 1"],
+        }
+    )
+
+
+def test_build_manifest_hashes_the_released_text_and_sorts_by_id() -> None:
+    manifest = build_manifest(_split_rows())
+    assert manifest.schema == SCHEMA
+    assert manifest["id"].to_pylist() == sorted(_split_rows()["id"].to_pylist())
+    by_id = {row["id"]: row for row in manifest.to_pylist()}
+    week_1 = by_id[row_id("week 1", "semaine 1")]
+    assert week_1["split"] == "train"
+    assert week_1["content_sha256"] == hashlib.sha256("Week 1\nSemaine 1".encode()).hexdigest()
+
+
+def test_read_manifest_round_trips(tmp_path) -> None:
+    path = tmp_path / MANIFEST_FILE
+    pq.write_table(build_manifest(_split_rows()), path)
+    assert pa.Table.from_batches(list(read_manifest(path))).equals(build_manifest(_split_rows()))
+
+
+def test_read_manifest_names_a_missing_file(tmp_path) -> None:
+    with pytest.raises(ManifestError, match="previous_manifest"):
+        list(read_manifest(tmp_path / MANIFEST_FILE))
+
+
+def test_read_manifest_names_missing_columns(tmp_path) -> None:
+    path = tmp_path / MANIFEST_FILE
+    pq.write_table(build_manifest(_split_rows()).drop_columns(["french_key"]), path)
+    with pytest.raises(ManifestError, match="missing manifest columns french_key"):
+        list(read_manifest(path))
+
+
+def test_read_manifest_refuses_ids_of_another_algorithm(tmp_path) -> None:
+    path = tmp_path / MANIFEST_FILE
+    manifest = build_manifest(_split_rows())
+    foreign = manifest.set_column(0, "id", pa.array(["nyu-enfr-v0:abc", "nyu-enfr-v0:def"]))
+    pq.write_table(foreign, path)
+    with pytest.raises(ManifestError, match="not made by nyu-enfr-v1"):
+        list(read_manifest(path))
