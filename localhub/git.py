@@ -7,9 +7,10 @@ import re
 import subprocess
 from pathlib import Path
 
-# Keep the user's and the system's git configuration (hooks, templates, aliases) out of the store.
+# Keep the user's and the system's git configuration out of the store, and drop inherited GIT_* variables
+# (set, for example, when the tests run from a git hook) that would point git at another repository.
 _BASE_ENV = {
-    **os.environ,
+    **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_TERMINAL_PROMPT": "0",
