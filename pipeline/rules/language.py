@@ -43,11 +43,34 @@ def identifier() -> Any:
     return _load_identifier(norm_probs=True, langs=["en", "fr"])
 
 
-def identify(texts: pa.Array, params: ValidateParams) -> list[tuple[str, float] | None]:
-    """(language, probability) per text, None where too little prose is left to judge."""
+# Function words of one language that are not words of the other. A side with several of its own language's and
+# none of the other's is settled without the identifier, which costs some 80 µs a text against 2 µs for this test.
+FUNCTION_WORDS = {
+    "en": r"(?i)\b(the|and|of|is|are|this|that|with|which|we|it|for|from|can)\b",
+    "fr": r"(?i)\b(le|la|les|des|du|est|sont|une|et|nous|dans|que|qui|pour|avec|sur)\b",
+}
+SETTLED_AT = 3
+
+
+def identify(texts: pa.Array, params: ValidateParams, expected: str | None = None) -> list[tuple[str, float] | None]:
+    """(language, probability) per text, None where too little prose is left to judge.
+
+    With `expected` ("en" or "fr"), texts whose function words plainly belong to that language are not sent to
+    the identifier and come back as (expected, 1.0).
+    """
     cut = prose(texts, params.language_max_chars)
     judged = pc.fill_null(pc.greater_equal(pc.utf8_length(cut), params.language_min_chars), False)
     results: list[tuple[str, float] | None] = [None] * len(texts)
+    if expected is not None:
+        other = "fr" if expected == "en" else "en"
+        settled = pc.and_(
+            pc.greater_equal(pc.count_substring_regex(cut, FUNCTION_WORDS[expected]), SETTLED_AT),
+            pc.equal(pc.count_substring_regex(cut, FUNCTION_WORDS[other]), 0),
+        )
+        settled = pc.and_(judged, pc.fill_null(settled, False))
+        for index in pc.indices_nonzero(settled).to_pylist():
+            results[index] = (expected, 1.0)
+        judged = pc.and_(judged, pc.invert(settled))
     if not pc.any(judged).as_py():
         return results
     classify = identifier().classify
@@ -70,8 +93,8 @@ class WrongLanguage(Rule):
     reason = "wrong_language"
 
     def check(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> pa.Array:
-        wrong_english = self._reads_as(identify(english, params), "fr", params)
-        wrong_french = self._reads_as(identify(french, params), "en", params)
+        wrong_english = self._reads_as(identify(english, params, "en"), "fr", params)
+        wrong_french = self._reads_as(identify(french, params, "fr"), "en", params)
         return self.fired(pc.or_(wrong_english, wrong_french))
 
     @staticmethod
