@@ -1,0 +1,88 @@
+"""A loopback HTTP proxy in front of a Hub that answers 503 to the first requests matching a pattern, and can
+lose a file from commits, as a faulty upload path would.
+
+It stands at the process boundary: the clients speak the real Hub protocol through it, and every other request
+is forwarded unchanged.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+
+class FaultyHub:
+    def __init__(self, upstream: str, fail: str = "^$", times: int = 0, lose_file: str | None = None) -> None:
+        self.upstream = urlsplit(upstream)
+        self.lose_file = lose_file
+        self.pattern = re.compile(fail)
+        self.remaining = times
+        self.failed: list[str] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FaultyHub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _should_fail(self, method: str, path: str) -> bool:
+        with self._lock:
+            if self.remaining and self.pattern.search(f"{method} {path}"):
+                self.remaining -= 1
+                self.failed.append(f"{method} {path}")
+                return True
+        return False
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if proxy._should_fail(self.command, self.path):
+                    payload = b'{"error": "injected outage"}'
+                    self.send_response(503)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                if body and proxy.lose_file and re.search(r"/commit/", self.path):
+                    body = b"\n".join(line for line in body.split(b"\n") if proxy.lose_file.encode() not in line)
+                    self.headers.replace_header("Content-Length", str(len(body)))
+                upstream = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
+                headers = {key: value for key, value in self.headers.items() if key.lower() != "host"}
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                response = upstream.getresponse()
+                payload = response.read()
+                self.send_response(response.status)
+                for key, value in response.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+                upstream.close()
+
+            do_GET = do_POST = do_HEAD = do_DELETE = do_PUT = _forward
+
+        return Handler

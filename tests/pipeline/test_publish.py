@@ -1,0 +1,154 @@
+"""Tests of pipeline/publish.py against the session's embedded Hub, through the real clients."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from pipeline import build, ingest, publish, split, validate
+from pipeline.io import StageError
+from tests.helpers import SEED, make_params
+from tests.pipeline.faulty_hub import FaultyHub
+
+NEW_ROWS = [
+    ("The encoder maps the input sequence to a sequence of hidden representations.",
+     "L’encodeur transforme la séquence d’entrée en une séquence de représentations cachées."),
+    ("Attention lets every position of the decoder look at every position of the input.",
+     "L’attention permet à chaque position du décodeur de regarder chaque position de l’entrée."),
+]
+
+
+def release(tmp_path, monkeypatch, hub, repo_id, version, extra_rows=(), endpoint=None, previous=None):
+    """Runs ingest to build on the seed sample (plus `extra_rows`) in `tmp_path`, and returns the params."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_TOKEN", hub.write_token)
+    raw = SEED.read_text(encoding="utf-8") + "".join(f"{en};{fr}\r\n" for en, fr in extra_rows)
+    (tmp_path / "raw.csv").write_text(raw, encoding="utf-8", newline="")
+    params = make_params(
+        hub={"endpoint": endpoint or hub.endpoint, "repo_id": repo_id},
+        release={"version": version, "date": "2026-11-26"},
+        split={"previous_manifest": previous},
+    )
+    for stage in (ingest, validate, split, build):
+        stage.run(params)
+    return params
+
+
+def tags(repo_id):
+    from huggingface_hub import HfApi
+
+    return {tag.name: tag.target_commit for tag in HfApi().list_repo_refs(repo_id, repo_type="dataset").tags}
+
+
+def commits(repo_id):
+    from huggingface_hub import HfApi
+
+    return [commit.commit_id for commit in HfApi().list_repo_commits(repo_id, repo_type="dataset")]
+
+
+def load(repo_id, revision, cache):
+    import datasets
+
+    return datasets.load_dataset(repo_id, revision=revision, cache_dir=str(cache))
+
+
+def test_first_release_is_one_verified_tagged_commit(tmp_path, monkeypatch, hub, repo_id, capsys):
+    params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
+    summary = publish.run(params)
+    receipt = json.loads((tmp_path / publish.RECEIPT).read_text())
+    assert receipt["outcome"] == "published" and receipt["verified"] is True
+    assert receipt["tag"] == "v1.0.0" and receipt["version"] == "1.0.0"
+    assert tags(repo_id) == {"v1.0.0": receipt["commit"]}
+    assert len(commits(repo_id)) == 2, "the repo's initial commit and the release"
+    loaded = load(repo_id, "v1.0.0", tmp_path / "cache")
+    assert {split: ds.num_rows for split, ds in loaded.items()} == receipt["rows_by_split"]
+    assert sum(receipt["rows_by_split"].values()) == 99, "the seed's 100 rows but the one with no French"
+    assert set(receipt["files"]) >= {"README.md", "CITATION.cff", "manifest.parquet"}
+    assert "v1.0.0" in summary
+    outputs = summary + capsys.readouterr().err + (tmp_path / publish.RECEIPT).read_text()
+    outputs += (tmp_path / "metrics" / "publish.json").read_text()
+    assert hub.write_token not in outputs
+
+
+def test_unchanged_rerun_is_a_no_op(tmp_path, monkeypatch, hub, repo_id):
+    params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
+    publish.run(params)
+    before = commits(repo_id)
+    summary = publish.run(params)
+    assert "already released" in summary and "nothing to do" in summary
+    assert commits(repo_id) == before
+    assert json.loads((tmp_path / publish.RECEIPT).read_text())["outcome"] == "unchanged"
+
+
+def test_other_content_under_a_released_version_is_refused(tmp_path, monkeypatch, hub, repo_id):
+    publish.run(release(tmp_path / "a", monkeypatch, hub, repo_id, "1.0.0"))
+    before = commits(repo_id)
+    changed = release(tmp_path / "b", monkeypatch, hub, repo_id, "1.0.0", extra_rows=NEW_ROWS)
+    with pytest.raises(StageError, match=r"v1\.0\.0 is already released .* bump release.version"):
+        publish.run(changed)
+    assert commits(repo_id) == before
+
+
+def test_minor_release_adds_rows_moves_none_and_both_tags_keep_their_content(tmp_path, monkeypatch, hub, repo_id):
+    first = release(tmp_path / "a", monkeypatch, hub, repo_id, "1.0.0")
+    publish.run(first)
+    pinned = tmp_path / "previous-manifest.parquet"
+    publish.fetch_manifest(first, "1.0.0", pinned)
+
+    too_small = release(tmp_path / "b", monkeypatch, hub, repo_id, "1.0.1", extra_rows=NEW_ROWS, previous=str(pinned))
+    with pytest.raises(StageError, match="patch bump, but the change needs a minor one"):
+        publish.run(too_small)
+    assert set(tags(repo_id)) == {"v1.0.0"}
+
+    second = release(tmp_path / "c", monkeypatch, hub, repo_id, "1.1.0", extra_rows=NEW_ROWS, previous=str(pinned))
+    publish.run(second)
+    assert set(tags(repo_id)) == {"v1.0.0", "v1.1.0"}
+    old, new = load(repo_id, "v1.0.0", tmp_path / "c1"), load(repo_id, "v1.1.0", tmp_path / "c2")
+    assert sum(ds.num_rows for ds in new.values()) == sum(ds.num_rows for ds in old.values()) + 2
+    old_splits = {row["id"]: name for name, ds in old.items() for row in ds}
+    new_splits = {row["id"]: name for name, ds in new.items() for row in ds}
+    assert all(new_splits[row_id] == name for row_id, name in old_splits.items()), "no released row moved"
+    changelog = (tmp_path / "c" / "dist" / "hub" / "CHANGELOG.md").read_text()
+    assert re.search(r"moved[^\n]*\b0\b|\b0\b[^\n]*moved", changelog, re.IGNORECASE), changelog
+    diff = publish.changelog(second, "1.0.0", "1.1.0")
+    assert "1.0.0" in diff and "1.1.0" in diff
+
+
+def test_without_pinning_a_second_release_is_refused(tmp_path, monkeypatch, hub, repo_id):
+    publish.run(release(tmp_path / "a", monkeypatch, hub, repo_id, "1.0.0"))
+    with pytest.raises(StageError, match="split.previous_manifest is null"):
+        publish.run(release(tmp_path / "b", monkeypatch, hub, repo_id, "1.1.0", extra_rows=NEW_ROWS))
+
+
+def test_transient_server_errors_are_retried(tmp_path, monkeypatch, hub, repo_id):
+    with FaultyHub(hub.endpoint, fail=r"^POST /api/datasets/.*/(commit|tag)/|^GET /api/datasets/.*/refs", times=3) \
+            as faulty:
+        params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0", endpoint=faulty.endpoint)
+        publish.run(params)
+    assert len(faulty.failed) == 3
+    assert set(tags(repo_id)) == {"v1.0.0"}
+    assert len(commits(repo_id)) == 2, "a retried commit is not made twice"
+
+
+def test_a_read_only_token_fails_fast_with_the_cause(tmp_path, monkeypatch, hub, repo_id):
+    params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
+    publish.run(params)
+    params = release(tmp_path, monkeypatch, hub, repo_id, "1.1.0", extra_rows=NEW_ROWS,
+                     previous=str(tmp_path / "dist" / "hub" / "manifest.parquet"))
+    monkeypatch.setenv("HF_TOKEN", hub.read_token)
+    with pytest.raises(StageError) as failure:
+        publish.run(params)
+    assert "403" in str(failure.value) or "Forbidden" in str(failure.value)
+    assert hub.read_token not in str(failure.value)
+    assert set(tags(repo_id)) == {"v1.0.0"}
+
+
+def test_a_failed_verification_leaves_no_tag(tmp_path, monkeypatch, hub, repo_id):
+    with FaultyHub(hub.endpoint, lose_file="CITATION.cff") as lossy:
+        params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0", endpoint=lossy.endpoint)
+        with pytest.raises(StageError, match="verification of .* failed: files differ from dist/hub: CITATION.cff"):
+            publish.run(params)
+    assert tags(repo_id) == {}
+    assert not (tmp_path / publish.RECEIPT).exists()

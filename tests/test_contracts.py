@@ -1,0 +1,103 @@
+"""Contract tests: params.yaml, dvc.yaml, the Params model and the stage modules agree with each other."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+import pipeline
+import schema
+from schema.params import Params, ParamsError, load_params
+from tests.helpers import REPO
+
+DVC = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))
+STAGES = DVC["stages"]
+PARAMS = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+# The publish stage reads the sections whose keys are relied on from outside the repo.
+SECTIONS_OF = {"publish": {"hub", "release"}}
+
+
+def test_schema_and_pipeline_are_this_repos_packages():
+    assert Path(schema.__file__).resolve().parent == REPO / "schema"
+    assert Path(pipeline.__file__).resolve().parent == REPO / "pipeline"
+
+
+def test_stages_run_in_order():
+    assert list(STAGES) == ["ingest", "validate", "split", "build", "publish"]
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_stage_module_matches_its_name(stage):
+    definition = STAGES[stage]
+    assert definition["cmd"] == f"python -m pipeline.{stage}"
+    module = importlib.import_module(f"pipeline.{stage}")
+    assert callable(module.main) and callable(module.run)
+    assert module.STAGE == stage
+    assert f"pipeline/{stage}.py" in definition["deps"], "a stage depends on its own code"
+    assert "pipeline/io.py" in definition["deps"] and "schema/params.py" in definition["deps"]
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_stage_declares_its_whole_params_section(stage):
+    declared = {entry for entry in STAGES[stage]["params"] if isinstance(entry, str) and "." not in entry}
+    assert SECTIONS_OF.get(stage, {stage}) <= declared
+    assert declared <= set(PARAMS)
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_stage_metrics_file_is_named_after_the_stage(stage):
+    metrics = [next(iter(entry)) if isinstance(entry, dict) else entry for entry in STAGES[stage]["metrics"]]
+    assert f"metrics/{stage}.json" in metrics
+
+
+def test_params_yaml_sections_are_the_model_fields():
+    fields = {field.alias or name for name, field in Params.model_fields.items()}
+    assert set(PARAMS) == fields
+
+
+def test_params_yaml_loads_and_keeps_outside_keys():
+    params = load_params(REPO / "params.yaml")
+    assert params.ingest.source == Path(PARAMS["ingest"]["source"])
+    assert (REPO / params.ingest.source).is_file(), "the default raw input is committed"
+    assert params.release.version == PARAMS["release"]["version"]
+    assert params.hub.endpoint == PARAMS["hub"]["endpoint"] == "embedded"
+    assert params.hub.repo_id == PARAMS["hub"]["repo_id"]
+
+
+def test_ingest_dep_is_the_params_source():
+    assert "${ingest.source}" in STAGES["ingest"]["deps"]
+
+
+def test_each_stage_consumes_what_the_previous_one_writes():
+    def outs(stage):
+        return {next(iter(entry)) if isinstance(entry, dict) else entry for entry in STAGES[stage].get("outs", [])}
+
+    order = list(STAGES)
+    for before, after in zip(order, order[1:]):
+        assert outs(before) & set(STAGES[after]["deps"]), f"{after} does not depend on an output of {before}"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("ingest: {source: a.csv, delimter: ','}\nrelease: {version: 1.0.0, date: '2026-01-01'}",
+         "ingest.delimter: unknown key; valid keys here: source, delimiter"),
+        ("ingest: {source: a.csv}\nrelease: {version: 1.0.0, date: '2026-01-01'}\nhub: {endpoint: ftp://x}",
+         "hub.endpoint"),
+        ("ingest: {source: a.csv}\nrelease: {version: '1.0', date: '2026-01-01'}", "release.version"),
+        ("ingest: {source: a.csv, encoding: utf-9}\nrelease: {version: 1.0.0, date: '2026-01-01'}",
+         "unknown encoding 'utf-9'"),
+        ("ingest: {source: a.csv}\nrelease: {version: 1.0.0, date: '2026-01-01'}\nbuidl: {}",
+         "buidl: unknown key; valid keys here: ingest, validate, split, build, hub, release"),
+        ("release: {version: 1.0.0, date: '2026-01-01'}", "ingest: required key is missing"),
+    ],
+)
+def test_bad_params_fail_with_the_key_and_valid_choices(tmp_path, text, message):
+    path = tmp_path / "params.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ParamsError) as failure:
+        load_params(path)
+    assert message in str(failure.value)

@@ -1,0 +1,115 @@
+"""Golden end-to-end test: `dvc repro` on a temporary copy of the repo, from a tiny hostile CSV to a tagged release
+on the embedded Hub; nothing lost, and a second run has nothing to do.
+
+Set REGENERATE_GOLDEN=1 to rewrite tests/data/e2e/expected_release.json after a deliberate change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from tests.helpers import REPO
+
+GOLDEN = REPO / "tests" / "data" / "e2e" / "expected_release.json"
+RAW = REPO / "tests" / "data" / "e2e" / "raw.csv"
+
+pytestmark = pytest.mark.slow
+
+
+def copy_repo(destination: Path) -> Path:
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.org"}
+    for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
+        subprocess.run(command, cwd=destination, check=True, env=env)
+    return destination
+
+
+def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "HF_HOME": str(repo / ".hf-home")}
+    for name in ("HF_ENDPOINT", "HF_TOKEN", "HF_DATASETS_CACHE"):
+        env.pop(name, None)
+    return subprocess.run([str(Path(sys.executable).parent / "dvc"), *args], cwd=repo, env=env, text=True,
+                          capture_output=True, timeout=300)
+
+
+def released_rows(hub_folder: Path) -> dict[str, list[dict[str, object]]]:
+    rows = {}
+    for split in ("train", "validation", "test"):
+        shards = sorted((hub_folder / "data").glob(f"{split}-*.parquet"))
+        table = pa.concat_tables(pq.read_table(shard) for shard in shards)
+        rows[split] = [{"id": row["id"], "translation": row["translation"]} for row in table.to_pylist()]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    repo = copy_repo(tmp_path_factory.mktemp("repo"))
+    shutil.copy(RAW, repo / "data" / "raw" / "tiny.csv")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["ingest"]["source"] = "data/raw/tiny.csv"
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    first = dvc(repo, "repro")
+    assert first.returncode == 0, first.stdout + first.stderr
+    return repo, first
+
+
+def test_release_rows_match_the_golden_file(released):
+    repo, _ = released
+    rows = released_rows(repo / "dist" / "hub")
+    if os.environ.get("REGENERATE_GOLDEN"):
+        GOLDEN.write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert rows == json.loads(GOLDEN.read_text(encoding="utf-8"))
+
+
+def test_nothing_is_lost(released):
+    repo, _ = released
+    metrics = {stage: json.loads((repo / "metrics" / f"{stage}.json").read_text())
+               for stage in ("ingest", "validate", "split", "build")}
+    released_total = sum(metrics["split"]["rows_by_split"].values())
+    assert metrics["ingest"]["records"] == (released_total + metrics["ingest"]["rejected"]
+                                            + metrics["validate"]["rejected"] + metrics["split"]["duplicates_merged"]
+                                            + metrics["split"]["cross_split_links"])
+    assert metrics["ingest"]["rejected"] >= 1 and metrics["validate"]["rejected"] >= 1
+    assert metrics["split"]["duplicates_merged"] >= 1
+    rejects = [json.loads(line) for name in ("ingest", "validate", "duplicates")
+               for line in (repo / "data" / "rejects" / f"{name}.jsonl").read_text().splitlines()]
+    assert all(isinstance(reject["line"], int) and reject["reasons"] for reject in rejects)
+
+
+def test_the_release_is_tagged_on_the_embedded_hub(released):
+    repo, first = released
+    receipt = json.loads((repo / "release" / "receipt.json").read_text())
+    assert receipt["outcome"] == "published" and receipt["verified"] is True
+    bare = repo / ".localhub" / "datasets" / receipt["repo_id"]
+    bare = bare.with_name(bare.name + ".git")
+    tag_commit = subprocess.run(["git", "rev-parse", "v1.0.0^{commit}"], cwd=bare, check=True, text=True,
+                                capture_output=True).stdout.strip()
+    assert tag_commit == receipt["commit"]
+    assert "released v1.0.0" in first.stdout
+
+
+def test_a_second_run_has_nothing_to_do(released):
+    repo, _ = released
+    again = dvc(repo, "repro")
+    assert again.returncode == 0, again.stderr
+    assert "up to date" in again.stdout.lower()
+    shown = dvc(repo, "metrics", "show")
+    assert "metrics/ingest.json" in shown.stdout and "metrics/publish.json" in shown.stdout
