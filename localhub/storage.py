@@ -344,6 +344,11 @@ class Repo:
             yield self.read_small(oid)[start : end + 1]
             return
         remaining = end - start + 1
+        if start == 0 and not (self.git_dir / CACHE_DIR / oid).is_file():
+            # A read from the start needs no seek: stream git's output now rather than make the client wait
+            # for the whole blob to be cached (its read timeout is 10 s).
+            yield from self._stream_blob(oid, remaining)
+            return
         with open(self._cached_blob(oid), "rb") as fh:
             fh.seek(start)
             while remaining > 0:
@@ -352,6 +357,20 @@ class Repo:
                     break
                 remaining -= len(chunk)
                 yield chunk
+
+    def _stream_blob(self, oid: str, length: int) -> Iterator[bytes]:
+        proc = git.popen(self.git_dir, "cat-file", "blob", oid)
+        try:
+            while length > 0:
+                chunk = proc.stdout.read(min(READ_CHUNK, length))
+                if not chunk:
+                    break
+                length -= len(chunk)
+                yield chunk
+        finally:
+            proc.stdout.close()
+            proc.kill()
+            proc.wait()
 
     def _cached_blob(self, oid: str) -> Path:
         target = self.git_dir / CACHE_DIR / oid

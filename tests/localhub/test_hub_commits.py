@@ -47,6 +47,16 @@ def test_reuploading_the_same_folder_makes_no_commit(api, dataset_repo, tmp_path
     assert len(api.list_repo_commits(dataset_repo, repo_type="dataset")) == 2
 
 
+def test_upload_folder_delete_patterns_replace_old_shards(api, dataset_repo, tmp_path):
+    folder = write_dataset_folder(tmp_path / "v2")
+    (folder / "data" / "train-00000-of-00001.parquet").rename(folder / "data" / "train-00000-of-00002.parquet")
+    api.upload_folder(folder_path=folder, repo_id=dataset_repo, repo_type="dataset", commit_message="reshard",
+                      delete_patterns=["data/*"])
+    files = set(api.list_repo_files(dataset_repo, repo_type="dataset"))
+    assert "data/train-00000-of-00002.parquet" in files and "data/train-00000-of-00001.parquet" not in files
+    assert ".gitattributes" in files
+
+
 def test_delete_file_and_folder(api, dataset_repo):
     api.create_commit(dataset_repo, repo_type="dataset", commit_message="drop test split and data",
                       operations=[CommitOperationDelete("README.md"), CommitOperationDelete("data/")])

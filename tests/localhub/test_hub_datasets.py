@@ -28,6 +28,9 @@ def test_load_dataset_at_a_tag_and_at_main(api, dataset_repo, tmp_path):
     latest = datasets.load_dataset(dataset_repo)
     assert _rows(latest) == SPLIT_ROWS
     assert latest["train"][0]["id"] == "train-100"
+    streamed = datasets.load_dataset(dataset_repo, streaming=True)
+    assert {split: sum(1 for _ in streamed[split]) for split in streamed} == SPLIT_ROWS
+    assert next(iter(streamed["test"]))["id"] == "test-100"
 
 
 def test_load_dataset_streaming_reads_a_multi_block_parquet(api, repo_id, tmp_path):

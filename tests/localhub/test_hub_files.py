@@ -118,3 +118,19 @@ def test_tree_listing_follows_absolute_pagination_links(api, repo_id):
     assert sorted(api.list_repo_files(repo_id, repo_type="dataset")) == sorted([".gitattributes", *names])
     listed = [e.path for e in api.list_repo_tree(repo_id, path_in_repo="many", repo_type="dataset")]
     assert listed == names
+
+
+def test_large_files_are_served_after_the_blob_cache_is_removed(hub, api, repo_id, big_parquet, tmp_path):
+    import shutil
+
+    api.create_repo(repo_id, repo_type="dataset")
+    api.upload_file(path_or_fileobj=str(big_parquet), path_in_repo="train.parquet", repo_id=repo_id,
+                    repo_type="dataset")
+    cache = hub.data_dir / "datasets" / f"{repo_id}.git" / "localhub-cache"
+    assert any(cache.iterdir())
+    shutil.rmtree(cache)
+    local = big_parquet.read_bytes()
+    path = hf_hub_download(repo_id, "train.parquet", repo_type="dataset", local_dir=tmp_path)
+    assert Path(path).read_bytes() == local
+    fs = HfFileSystem(token=False)
+    assert fs.cat_file(f"datasets/{repo_id}/train.parquet", start=123_456, end=223_456) == local[123_456:223_456]
