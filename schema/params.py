@@ -121,10 +121,32 @@ class SplitParams(Section):
 
 
 class BuildParams(Section):
-    """How the Hub-ready folder is written."""
+    """How the Hub-ready folder is written: the exact contents of the dataset repo."""
 
-    output_dir: Path = Path("dist/hub")
-    shard_rows: Annotated[int, Field(gt=0)] = 100_000
+    output_dir: Path = Field(Path("dist/hub"), description="The folder published as the dataset repo.")
+    shard_rows: Annotated[int, Field(gt=0)] = Field(
+        100_000, description="Most rows in one `data/<split>-NNNNN-of-MMMMM.parquet` shard."
+    )
+    row_group_rows: Annotated[int, Field(gt=0)] = Field(
+        10_000,
+        description="Rows per parquet row group. Streaming readers and the Hub's viewer fetch whole row groups, so "
+        "groups stay small; fixed rather than taken from the input batches so that rebuilds are byte-identical.",
+    )
+    compression_level: Annotated[int, Field(ge=1, le=22)] = Field(
+        9, description="zstd level of the shards: downloads are paid by every consumer, compression once."
+    )
+    pretty_name: str = Field(
+        "English-French NYU Deep Learning Course Corpus", min_length=1, description="`pretty_name` of the card."
+    )
+    verify: bool = Field(
+        True, description="Load the built folder back with `datasets` and compare it with the split table."
+    )
+
+    @model_validator(mode="after")
+    def _row_groups_fit_shards(self) -> BuildParams:
+        if self.row_group_rows > self.shard_rows:
+            raise ValueError(f"row_group_rows ({self.row_group_rows}) must not exceed shard_rows ({self.shard_rows})")
+        return self
 
 
 class HubParams(Section):

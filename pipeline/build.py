@@ -1,0 +1,457 @@
+"""Build: reads `data/split.parquet`, the earlier stages' metrics, `dataset_card.md` and `split.previous_manifest`;
+writes the dataset repo `build.output_dir` (shards, README.md, CITATION.cff, CHANGELOG.md, manifest.parquet),
+`plots/*.csv` and `metrics/build.json`.
+
+The folder is assembled beside its destination and replaces it only once the card has passed the Hub's metadata
+rules and `datasets` has loaded the folder back with the same splits, features, counts and content.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline import changelog
+from pipeline.io import ParquetSink, Progress, StageError, atomic_path, read_batches, read_metrics, run_stage, write_metrics
+from schema.card import (FEATURES, LICENSE, CardFacts, Example, LengthStats, QualityFacts, SplitFacts, check_template,
+                         dump_yaml)
+from schema.manifest import MANIFEST_FILE, ManifestError, build_manifest, read_manifest
+from schema.manifest import SCHEMA as MANIFEST_SCHEMA
+from schema.params import SPLITS, BuildParams, Params
+
+STAGE = "build"
+SPLIT_TABLE = Path("data/split.parquet")
+# The template is part of the code, so it is found beside it, whichever directory the stage runs in.
+TEMPLATE = Path(__file__).resolve().parents[1] / "dataset_card.md"
+PLOTS_DIR = Path("plots")
+INPUT_COLUMNS = ["id", "split", "line", "english", "french", "flags", "english_key", "french_key"]
+_BATCH_ROWS = 32_768
+
+SHARD_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("translation", pa.struct([pa.field("en", pa.string()), pa.field("fr", pa.string())])),
+        pa.field("line", pa.int64()),
+        pa.field("flags", pa.list_(pa.string())),
+    ],
+    # What `datasets` reads back as `Features`: without it `translation` would load as a plain struct.
+    metadata={"huggingface": json.dumps({"info": {"features": FEATURES}})},
+)
+# The options `datasets` itself writes Hub shards with: content-defined pages let the Hub's storage keep the
+# pages of unchanged rows from one release to the next, and the page index lets readers skip pages.
+_CDC = {"min_chunk_size": 256 * 1024, "max_chunk_size": 1024 * 1024, "norm_level": 0}
+
+# Histogram bins of the DVC plots: pairs longer than the last bound share the last bin.
+_LENGTH_BIN_CHARS = 20
+_LENGTH_BINS = 100
+_RATIO_BIN = 0.05
+_RATIO_BINS = 60
+# The card's example: the first training pair, by id, with no flag and sides of readable length.
+_EXAMPLE_CHARS = (60, 400)
+
+
+class ContentDigest:
+    """sha256 of a split's ids and texts in row order; the same whichever way the rows are cut into batches."""
+
+    _PARTS = ("id", "en", "fr")
+
+    def __init__(self) -> None:
+        self._values = {name: hashlib.sha256() for name in self._PARTS}
+        self._lengths = {name: hashlib.sha256() for name in self._PARTS}
+
+    def update(self, ids: pa.Array | pa.ChunkedArray, english: pa.Array | pa.ChunkedArray,
+               french: pa.Array | pa.ChunkedArray) -> None:
+        for name, column in zip(self._PARTS, (ids, english, french), strict=True):
+            for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+                chunk = chunk.cast(pa.large_string())
+                if chunk.null_count:
+                    raise StageError(f"{name}: {chunk.null_count} null values where text is required")
+                offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64, count=len(chunk) + 1,
+                                        offset=chunk.offset * 8)
+                data = chunk.buffers()[2]
+                if data is not None:
+                    self._values[name].update(memoryview(data)[offsets[0]:offsets[-1]])
+                self._lengths[name].update(np.diff(offsets).astype("<i8").tobytes())
+
+    def hexdigest(self) -> str:
+        whole = hashlib.sha256()
+        for name in self._PARTS:
+            whole.update(self._values[name].digest() + self._lengths[name].digest())
+        return whole.hexdigest()
+
+
+class LengthCounts:
+    """Exact distribution of one side's lengths in characters: a count per length, so that memory follows the
+    longest text, not the number of rows."""
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(0, dtype=np.int64)
+
+    def update(self, lengths: np.ndarray) -> None:
+        counts = np.bincount(lengths, minlength=len(self.counts))
+        counts[: len(self.counts)] += self.counts
+        self.counts = counts
+
+    @property
+    def total(self) -> int:
+        return int(np.dot(np.arange(len(self.counts)), self.counts))
+
+    def stats(self) -> LengthStats:
+        rows = int(self.counts.sum())
+        if not rows:
+            return LengthStats(mean=0.0, median=0, p95=0, max=0)
+        cumulative = np.cumsum(self.counts)
+        return LengthStats(
+            mean=round(self.total / rows, 1),
+            median=int(np.searchsorted(cumulative, (rows + 1) // 2)),
+            p95=int(np.searchsorted(cumulative, math.ceil(0.95 * rows))),
+            max=int(np.flatnonzero(self.counts)[-1]),
+        )
+
+    def histogram(self) -> np.ndarray:
+        """Rows per plot bin of `_LENGTH_BIN_CHARS` characters, the last bin holding every longer text."""
+        bins = np.minimum(np.arange(len(self.counts)) // _LENGTH_BIN_CHARS, _LENGTH_BINS - 1)
+        return np.bincount(bins, weights=self.counts, minlength=_LENGTH_BINS).astype(np.int64)
+
+
+@dataclass
+class SplitSummary:
+    """What one split's shards hold, gathered while they are written."""
+
+    name: str
+    rows: int = 0
+    num_bytes: int = 0
+    files: list[Path] = field(default_factory=list)
+    english: LengthCounts = field(default_factory=LengthCounts)
+    french: LengthCounts = field(default_factory=LengthCounts)
+    ratios: np.ndarray = field(default_factory=lambda: np.zeros(_RATIO_BINS, dtype=np.int64))
+    digest: ContentDigest = field(default_factory=ContentDigest)
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        english = pc.utf8_length(batch["english"]).to_numpy().astype(np.int64)
+        french = pc.utf8_length(batch["french"]).to_numpy().astype(np.int64)
+        self.english.update(english)
+        self.french.update(french)
+        ratio_bins = np.minimum((french / np.maximum(english, 1) / _RATIO_BIN).astype(np.int64), _RATIO_BINS - 1)
+        self.ratios += np.bincount(ratio_bins, minlength=_RATIO_BINS)
+        self.digest.update(batch["id"], batch["english"], batch["french"])
+
+    def facts(self) -> SplitFacts:
+        english = self.english.total
+        return SplitFacts(
+            name=self.name, rows=self.rows, num_bytes=self.num_bytes,
+            download_bytes=sum(path.stat().st_size for path in self.files), shards=len(self.files),
+            english=self.english.stats(), french=self.french.stats(),
+            french_english_ratio=round(self.french.total / english, 3) if english else 0.0,
+        )
+
+
+def shard_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Split-table rows as released rows: `id`, `translation` {en, fr}, `line`, `flags`."""
+    translation = pa.StructArray.from_arrays([batch["english"], batch["french"]], fields=list(SHARD_SCHEMA.field("translation").type))
+    return pa.record_batch([batch["id"], translation, batch["line"], batch["flags"]], schema=SHARD_SCHEMA)
+
+
+class SplitWriter:
+    """Writes one split's rows into `data/<split>-NNNNN-of-MMMMM.parquet`, in row groups of fixed size."""
+
+    def __init__(self, folder: Path, summary: SplitSummary, rows: int, params: BuildParams) -> None:
+        self.folder, self.summary, self.params = folder, summary, params
+        self.shards = max(1, math.ceil(rows / params.shard_rows))
+        self.pending: list[pa.RecordBatch] = []
+        self.pending_rows = 0
+        self.sink: ParquetSink | None = None
+        self.in_shard = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self.pending.append(batch)
+        self.pending_rows += batch.num_rows
+        while self.pending_rows >= self._next_group_rows():
+            self._flush(self._next_group_rows())
+
+    def close(self) -> None:
+        if self.pending_rows:
+            self._flush(self.pending_rows)
+        if not self.summary.files:
+            self._open()
+        if self.sink is not None:
+            self.sink.__exit__(None, None, None)
+            self.sink = None
+
+    def _next_group_rows(self) -> int:
+        return min(self.params.row_group_rows, self.params.shard_rows - self.in_shard)
+
+    def _flush(self, rows: int) -> None:
+        table = pa.Table.from_batches(self.pending, SHARD_SCHEMA)
+        group, rest = table.slice(0, rows).combine_chunks(), table.slice(rows)
+        self.pending, self.pending_rows = rest.to_batches(), rest.num_rows
+        sink = self.sink or self._open()
+        sink.write(group)
+        self.summary.rows += group.num_rows
+        self.summary.num_bytes += group.nbytes
+        self.in_shard += group.num_rows
+        if self.in_shard == self.params.shard_rows:
+            sink.__exit__(None, None, None)
+            self.sink, self.in_shard = None, 0
+
+    def _open(self) -> ParquetSink:
+        index = len(self.summary.files)
+        path = self.folder / "data" / f"{self.summary.name}-{index:05d}-of-{self.shards:05d}.parquet"
+        self.sink = ParquetSink(path, SHARD_SCHEMA, compression="zstd", compression_level=self.params.compression_level,
+                                use_content_defined_chunking=_CDC, write_page_index=True).__enter__()
+        self.summary.files.append(path)
+        return self.sink
+
+
+def _rows_by_split(path: Path) -> dict[str, int]:
+    counts = dict.fromkeys(SPLITS, 0)
+    for batch in read_batches(path, 1 << 20, ["split"]):
+        for entry in pc.value_counts(batch["split"]).to_pylist():
+            if entry["values"] not in counts:
+                raise StageError(f"{path}: unknown split {entry['values']!r}; expected {', '.join(SPLITS)}")
+            counts[entry["values"]] += entry["counts"]
+    return counts
+
+
+def _example(batch: pa.RecordBatch, names: pa.Array) -> Example | None:
+    english_length = pc.utf8_length(batch["english"])
+    candidates = pc.and_(
+        pc.and_(pc.equal(names, "train"), pc.equal(pc.list_value_length(batch["flags"]), 0)),
+        pc.and_(pc.greater_equal(english_length, _EXAMPLE_CHARS[0]), pc.less_equal(english_length, _EXAMPLE_CHARS[1])),
+    )
+    found = batch.filter(candidates)
+    if not found.num_rows:
+        return None
+    row = found.slice(0, 1).to_pylist()[0]
+    return Example(id=row["id"], split=row["split"], line=row["line"], english=row["english"], french=row["french"])
+
+
+@dataclass
+class Written:
+    summaries: dict[str, SplitSummary]
+    example: Example
+
+
+def write_release(source: Path, folder: Path, params: BuildParams, version: str) -> Written:
+    """Streams the split table into shards and the manifest under `folder`."""
+    expected = _rows_by_split(source)
+    summaries = {name: SplitSummary(name) for name in SPLITS}
+    writers = {name: SplitWriter(folder, summaries[name], expected[name], params) for name in SPLITS}
+    progress = Progress(STAGE, total=sum(expected.values()))
+    example: Example | None = None
+    first: Example | None = None
+    done = 0
+    manifest_schema = MANIFEST_SCHEMA.with_metadata({changelog.VERSION_METADATA: version.encode()})
+    with ParquetSink(folder / MANIFEST_FILE, manifest_schema, compression="zstd",
+                     compression_level=params.compression_level) as manifest:
+        for batch in read_batches(source, _BATCH_ROWS, INPUT_COLUMNS):
+            manifest.write(build_manifest(batch).replace_schema_metadata(manifest_schema.metadata))
+            names = batch["split"]
+            if example is None:
+                example = _example(batch, names)
+            if first is None and batch.num_rows:
+                row = batch.slice(0, 1).to_pylist()[0]
+                first = Example(id=row["id"], split=row["split"], line=row["line"], english=row["english"],
+                                french=row["french"])
+            for name in SPLITS:
+                part = batch.filter(pc.equal(names, name))
+                if part.num_rows:
+                    summaries[name].add(part)
+                    writers[name].write(shard_batch(part))
+            done += batch.num_rows
+            progress.update(done)
+        for writer in writers.values():
+            writer.close()
+    chosen = example or first
+    if chosen is None:
+        raise StageError(f"{source}: no rows to release; check metrics/validate.json and metrics/split.json")
+    return Written(summaries, chosen)
+
+
+def _quality() -> QualityFacts:
+    try:
+        ingest, validate, split = (read_metrics(stage) for stage in ("ingest", "validate", "split"))
+        return QualityFacts(
+            records=ingest["records"],
+            ingest_rejected=ingest["rejected"],
+            validate_rejected=validate["rejected"],
+            ingest_rejected_by_reason=ingest["rejected_by_reason"],
+            validate_rejected_by_reason=validate["rejected_by_reason"],
+            flagged_by_reason=validate["flagged_by_reason"],
+            duplicates_merged=split["duplicates_merged"],
+            cross_split_links=split["cross_split_links"],
+            pinned=split["pinned"],
+        )
+    except FileNotFoundError as exc:
+        raise StageError(f"{exc.filename}: missing; run the earlier stages first (dvc repro)") from None
+    except KeyError as exc:
+        raise StageError(f"metrics of an earlier stage lack {exc}; rerun it (dvc repro --force <stage>)") from None
+
+
+def _previous(params: Params) -> tuple[pa.Table | None, str | None]:
+    path = params.split.previous_manifest
+    if path is None:
+        return None, None
+    try:
+        table = pa.Table.from_batches(list(read_manifest(path)))
+    except ManifestError as exc:
+        raise StageError(str(exc)) from None
+    return table, changelog.read_version(path)
+
+
+def check_card(readme: str) -> None:
+    """Raises StageError unless the card's metadata parses as the Hub parses it and uses the Hub's vocabularies."""
+    from huggingface_hub import DatasetCard
+
+    from localhub.cardcheck import validate
+
+    card = DatasetCard(readme)
+    metadata = card.data.to_dict()
+    errors, _ = validate(readme, "dataset")
+    if metadata.get("license") != LICENSE or "translation" not in (metadata.get("task_categories") or []):
+        errors.append("license or task_categories did not survive parsing by huggingface_hub")
+    if "!!python" in readme.split("\n---\n", 1)[0]:
+        errors.append("front matter has Python-specific YAML tags, which the Hub rejects")
+    if errors:
+        raise StageError("the rendered card breaks the Hub's metadata rules:\n" + "\n".join(f"  {e}" for e in errors))
+
+
+def verify(folder: Path, summaries: dict[str, SplitSummary]) -> None:
+    """Loads `folder` with `datasets` as a consumer would, and compares it with what was written."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    expected_features = datasets.Features.from_dict(FEATURES)
+    with tempfile.TemporaryDirectory(prefix="build-verify-") as cache:
+        loaded = datasets.load_dataset(str(folder), cache_dir=cache)
+        problems = []
+        if set(loaded) != set(SPLITS):
+            problems.append(f"splits {sorted(loaded)} instead of {list(SPLITS)}")
+        for name, split in loaded.items():
+            if split.features != expected_features:
+                problems.append(f"{name}: features {split.features} instead of {expected_features}")
+                continue
+            summary = summaries[name]
+            if split.num_rows != summary.rows:
+                problems.append(f"{name}: {split.num_rows} rows instead of {summary.rows}")
+            digest = ContentDigest()
+            table = split.data.table
+            digest.update(table["id"], pc.struct_field(table["translation"], "en"), pc.struct_field(table["translation"], "fr"))
+            if digest.hexdigest() != summary.digest.hexdigest():
+                problems.append(f"{name}: content differs from {SPLIT_TABLE} (ids or texts changed on the way)")
+        del loaded
+    if problems:
+        raise StageError(f"{folder}: loading it back with datasets gave " + "; ".join(problems))
+
+
+def write_plots(summaries: dict[str, SplitSummary], folder: Path) -> list[Path]:
+    """Length and ratio distributions per split, as shares of the split's rows in percent."""
+    def shares(counts: np.ndarray) -> list[str]:
+        total = counts.sum()
+        return [f"{100 * count / total:.3f}" if total else "0" for count in counts.tolist()]
+
+    tables = {
+        folder / "lengths_english.csv": ("chars", [i * _LENGTH_BIN_CHARS for i in range(_LENGTH_BINS)],
+                                         {name: s.english.histogram() for name, s in summaries.items()}),
+        folder / "lengths_french.csv": ("chars", [i * _LENGTH_BIN_CHARS for i in range(_LENGTH_BINS)],
+                                        {name: s.french.histogram() for name, s in summaries.items()}),
+        folder / "length_ratio.csv": ("french_english_ratio", [round(i * _RATIO_BIN, 2) for i in range(_RATIO_BINS)],
+                                      {name: s.ratios for name, s in summaries.items()}),
+    }
+    for path, (x, bins, by_split) in tables.items():
+        columns = {name: shares(counts) for name, counts in by_split.items()}
+        with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow([x, *columns])
+            writer.writerows([bound, *(column[i] for column in columns.values())] for i, bound in enumerate(bins))
+    return list(tables)
+
+
+def build(params: Params, source: Path = SPLIT_TABLE, template_path: Path = TEMPLATE,
+          plots_dir: Path = PLOTS_DIR) -> dict[str, Any]:
+    """Runs the stage; returns the metrics."""
+    template = template_path.read_text(encoding="utf-8")
+    try:
+        check_template(template)
+    except ValueError as exc:
+        raise StageError(f"{template_path}: {exc}") from None
+    if not source.is_file():
+        raise StageError(f"{source}: no such file; run the split stage first (dvc repro split)")
+    missing = [name for name in INPUT_COLUMNS if name not in pq.read_schema(source).names]
+    if missing:
+        raise StageError(f"{source}: missing columns {', '.join(missing)}; expected {', '.join(INPUT_COLUMNS)}")
+    quality = _quality()
+    previous, previous_version = _previous(params)
+    output = params.build.output_dir
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}-"))
+    staging.chmod(0o755)
+    try:
+        written = write_release(source, staging, params.build, params.release.version)
+        changes = changelog.diff(previous, pq.read_table(staging / MANIFEST_FILE))
+        changes_markdown = changelog.render_markdown(changes, previous_version, params.release.version)
+        facts = CardFacts(
+            pretty_name=params.build.pretty_name, repo_id=params.hub.repo_id, version=params.release.version,
+            date=params.release.date, splits=[summary.facts() for summary in written.summaries.values()],
+            example=written.example, quality=quality, split_ratios=dict(params.split.ratios),
+            previous_version=previous_version,
+            changes_markdown=changelog.render_markdown(changes, previous_version, params.release.version, level=3),
+            required_bump=changes.required_bump(),
+        )
+        readme = facts.render(template)
+        check_card(readme)
+        (staging / "README.md").write_text(readme, encoding="utf-8")
+        (staging / "CITATION.cff").write_text(dump_yaml(facts.citation_cff()), encoding="utf-8")
+        (staging / "CHANGELOG.md").write_text(f"# Changelog\n\n{changes_markdown}", encoding="utf-8")
+        if params.build.verify:
+            verify(staging, written.summaries)
+        if output.exists():
+            shutil.rmtree(output)
+        os.replace(staging, output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    write_plots(written.summaries, plots_dir)
+    return {
+        "rows": facts.rows,
+        "rows_by_split": {split.name: split.rows for split in facts.splits},
+        "num_bytes_by_split": {split.name: split.num_bytes for split in facts.splits},
+        "download_bytes_by_split": {split.name: split.download_bytes for split in facts.splits},
+        "shards_by_split": {split.name: split.shards for split in facts.splits},
+        "content_sha256_by_split": {name: summary.digest.hexdigest() for name, summary in written.summaries.items()},
+        "version": params.release.version,
+        "required_bump": changes.required_bump(),
+        "verified": params.build.verify,
+    }
+
+
+def run(params: Params) -> str:
+    progress = Progress(STAGE)
+    metrics = build(params)
+    write_metrics(STAGE, metrics)
+    by_split = ", ".join(f"{count:,} {name}" for name, count in metrics["rows_by_split"].items())
+    check = "loaded back with datasets and matched" if metrics["verified"] else "not loaded back (build.verify is off)"
+    return (f"build: {metrics['rows']:,} rows ({by_split}) written to {params.build.output_dir} in "
+            f"{progress.elapsed:.1f} s, {check}; release v{metrics['version']} "
+            f"(at least a {metrics['required_bump']} bump).")
+
+
+def main() -> int:
+    return run_stage(STAGE, run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Changelog: reads two release manifests (`schema.manifest.SCHEMA`); prints, or returns, what changed between them.
+
+Ids are derived from the matching keys of both sides, so an edit that changes a key changes the id. What a
+reader calls an edited row is therefore found in two ways:
+
+- same id, other `content_sha256`: the text changed without changing its keys (spacing, apostrophes, case);
+- an id that disappeared and an id that appeared which share their English key or their French key: one side
+  was fixed. The split stage pins such a row to its previous split, so this is also how the contract
+  "an edited row keeps its split" is checked.
+
+Every row of the current manifest is then exactly one of unchanged, changed or added, and every row of the
+previous manifest that no current row continues is removed. A row that continues a previous row in another
+split has moved, whether it changed or not.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from schema.params import SPLITS
+
+Bump = Literal["patch", "minor", "major"]
+VERSION_METADATA = b"release.version"
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Row counts of a release compared with the previous one, by split (the current split, or the previous one for
+    removed rows); `moved` counts rows by (previous split, current split)."""
+
+    first_release: bool
+    rows: int
+    previous_rows: int
+    added: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)
+    moved: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def unchanged(self) -> int:
+        return self.rows - sum(self.added.values()) - sum(self.changed.values())
+
+    def required_bump(self) -> Bump:
+        """The smallest version bump allowed: PATCH = same rows; MINOR = rows added or fixed, none moved or removed;
+        MAJOR = anything else (rows removed or moved between splits break what consumers evaluated on), and a first
+        release, which has nothing to be compatible with."""
+        if self.first_release or self.removed or self.moved:
+            return "major"
+        if self.added or self.changed:
+            return "minor"
+        return "patch"
+
+
+def diff(previous: pa.Table | None, current: pa.Table) -> Changes:
+    """Compares two manifests; `previous` is None for a first release."""
+    if previous is None:
+        return Changes(first_release=True, rows=current.num_rows, previous_rows=0,
+                       added=_by_split(current["split"]))
+    old = previous.select(["id", "split", "english_key", "french_key", "content_sha256"]).rename_columns(
+        ["id", "old_split", "old_english_key", "old_french_key", "old_content"])
+    new = current.select(["id", "split", "english_key", "french_key", "content_sha256"])
+    kept = new.join(old, "id", join_type="inner")
+    edited_in_place = kept.filter(pc.not_equal(kept["content_sha256"], kept["old_content"]))
+    appeared = new.join(old.select(["id"]), "id", join_type="left anti")
+    gone = old.join(new.select(["id"]), "id", join_type="left anti")
+    continued = _continuations(appeared, gone)
+    is_fix = pc.is_in(appeared["id"], continued["id"].combine_chunks())
+    fixed, added = appeared.filter(is_fix), appeared.filter(pc.invert(is_fix))
+    removed = gone.filter(pc.invert(pc.is_in(gone["id"], continued["old_id"].combine_chunks())))
+    moves = Counter(
+        (old_split, new_split)
+        for old_split, new_split in zip(
+            kept["old_split"].to_pylist() + continued["old_split"].to_pylist(),
+            kept["split"].to_pylist() + continued["split"].to_pylist(),
+            strict=True,
+        )
+        if old_split != new_split
+    )
+    # A fixed row continuing two vanished rows counts once per row it continues: each is a row leaving its split.
+    return Changes(
+        first_release=False,
+        rows=current.num_rows,
+        previous_rows=previous.num_rows,
+        added=_by_split(added["split"]),
+        removed=_by_split(removed["old_split"]),
+        changed=_by_split(pa.chunked_array([*edited_in_place["split"].chunks, *fixed["split"].chunks], pa.string())),
+        moved=dict(sorted(moves.items(), key=lambda item: (_order(item[0][0]), _order(item[0][1])))),
+    )
+
+
+def _continuations(appeared: pa.Table, gone: pa.Table) -> pa.Table:
+    """(id, split, old_id, old_split) of each new row sharing its English or its French key with a vanished row."""
+    gone = gone.rename_columns(["old_id", "old_split", "old_english_key", "old_french_key", "old_content"])
+    matches = [
+        appeared.join(gone, side, right_keys="old_" + side, join_type="inner").select(
+            ["id", "split", "old_id", "old_split"])
+        for side in ("english_key", "french_key")
+    ]
+    both = pa.concat_tables(matches)
+    if not both.num_rows:
+        return both
+    return both.group_by(["id", "split", "old_id", "old_split"], use_threads=False).aggregate([]).sort_by(
+        [("id", "ascending"), ("old_id", "ascending")])
+
+
+def _order(split: str) -> int:
+    return SPLITS.index(split) if split in SPLITS else len(SPLITS)
+
+
+def _by_split(splits: pa.Array | pa.ChunkedArray) -> dict[str, int]:
+    counts = Counter(splits.to_pylist())
+    return {name: counts[name] for name in sorted(counts, key=_order)}
+
+
+def _counts(by_split: dict[str, int]) -> str:
+    total = sum(by_split.values())
+    if not total:
+        return "0"
+    return f"{total:,} ({', '.join(f'{name} {count:,}' for name, count in by_split.items())})"
+
+
+def render_markdown(changes: Changes, previous_version: str | None, version: str, level: int = 2) -> str:
+    """The changelog section of one release in Markdown: a heading of `level`, then a list."""
+    heading = f"{'#' * level} {version}\n\n"
+    if changes.first_release:
+        return heading + f"First release, with {_counts(changes.added)} rows; there is no previous release to compare with.\n"
+    against = f"v{previous_version}" if previous_version else "the previous release"
+    lines = [
+        f"Compared with {against} ({changes.previous_rows:,} rows), this release has {changes.rows:,} rows:",
+        "",
+        f"- unchanged: {changes.unchanged:,}",
+        f"- added: {_counts(changes.added)}",
+        f"- changed (text edited, or one side fixed while the other side stayed): {_counts(changes.changed)}",
+        f"- removed: {_counts(changes.removed)}",
+        f"- moved between splits: {sum(changes.moved.values()):,}",
+    ]
+    lines += [f"  - {old} → {new}: {count:,}" for (old, new), count in changes.moved.items()]
+    lines += ["", f"Smallest version bump these changes allow: {changes.required_bump().upper()}."]
+    return heading + "\n".join(lines) + "\n"
+
+
+def read_version(path: Path) -> str | None:
+    """The release version a manifest was built for (stored in its parquet metadata by the build stage)."""
+    metadata = pq.read_schema(path).metadata or {}
+    version = metadata.get(VERSION_METADATA)
+    return version.decode() if version else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m pipeline.changelog OLD_MANIFEST NEW_MANIFEST", file=sys.stderr)
+        return 2
+    old_path, new_path = (Path(arg) for arg in args)
+    for path in (old_path, new_path):
+        if not path.is_file():
+            print(f"changelog: error: {path}: no such manifest", file=sys.stderr)
+            return 1
+    changes = diff(pq.read_table(old_path), pq.read_table(new_path))
+    print(render_markdown(changes, read_version(old_path), read_version(new_path) or str(new_path)), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
