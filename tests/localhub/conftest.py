@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hubdata import write_dataset_folder
+from tests.localhub.hubdata import write_dataset_folder
 
 # No huggingface_hub import at module level: pytest loads this file before the root conftest's
 # pytest_configure has pointed HF_ENDPOINT at the session's LocalHub.

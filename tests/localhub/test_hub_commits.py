@@ -8,7 +8,7 @@ import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 from huggingface_hub.errors import BadRequestError, EntryNotFoundError, HfHubHTTPError, RevisionNotFoundError
 
-from hubdata import CARD, head, write_dataset_folder
+from tests.localhub.hubdata import CARD, head, write_dataset_folder
 
 DATA_FILES = {f"data/{s}-00000-of-00001.parquet" for s in ("train", "validation", "test")}
 

@@ -11,7 +11,7 @@ import pytest
 from huggingface_hub import DatasetCard
 from huggingface_hub.errors import HfHubHTTPError
 
-from hubdata import SPLIT_ROWS, head, write_dataset_folder
+from tests.localhub.hubdata import SPLIT_ROWS, head, write_dataset_folder
 
 
 def _rows(dataset) -> dict[str, int]:

@@ -14,7 +14,7 @@ import pytest
 from huggingface_hub import CommitOperationAdd, HfFileSystem, hf_hub_download
 from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
-from hubdata import head
+from tests.localhub.hubdata import head
 
 
 def test_hf_hub_download_lands_in_the_snapshot_named_after_the_commit(api, dataset_repo):

@@ -8,7 +8,7 @@ import pytest
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
 
-from hubdata import head
+from tests.localhub.hubdata import head
 
 
 def test_create_tag_conflict_exist_ok_refs_and_delete(api, dataset_repo):
