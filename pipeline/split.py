@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, read_batches, run_stage, write_metrics
-from schema.manifest import ID_PREFIX, ManifestError, id_digest, matching_key, read_manifest, side_digest
+from schema.manifest import ID_PREFIX, ManifestError, id_digest, matching_keys, read_manifest, side_digest
 from schema.params import SPLITS, Params, SplitParams
 
 STAGE = "split"
@@ -75,27 +75,20 @@ class RowHashes:
 
 def key_batch(batch: pa.RecordBatch, first_row: int) -> tuple[pa.RecordBatch, RowHashes]:
     """Adds `english_key`, `french_key`, `id` and the input position `row` to validated rows, with their hashes."""
-    english_keys, french_keys, ids = [], [], []
-    english_digests, french_digests, id_digests = [], [], []
-    for english, french in zip(batch["english"].to_pylist(), batch["french"].to_pylist(), strict=True):
-        english_key, french_key = matching_key(english), matching_key(french)
-        english_digest, french_digest = side_digest(english_key), side_digest(french_key)
-        digest = id_digest(english_digest, french_digest)
-        english_keys.append(english_key)
-        french_keys.append(french_key)
-        english_digests.append(english_digest[:8])
-        french_digests.append(french_digest[:8])
-        id_digests.append(digest[:8])
-        ids.append(ID_PREFIX + digest.hex())
+    english_keys = matching_keys(batch["english"])
+    french_keys = matching_keys(batch["french"])
+    english_digests = [side_digest(key) for key in english_keys]
+    french_digests = [side_digest(key) for key in french_keys]
+    id_digests = list(map(id_digest, english_digests, french_digests))
     keyed = pa.record_batch(
         [
-            pa.array(ids, pa.string()),
+            pc.binary_join_element_wise(ID_PREFIX, pa.array([digest.hex() for digest in id_digests], pa.string()), ""),
             batch["line"],
             batch["english"],
             batch["french"],
             batch["flags"],
-            pa.array(english_keys, pa.string()),
-            pa.array(french_keys, pa.string()),
+            pa.array(english_keys, pa.binary()).cast(pa.string()),
+            pa.array(french_keys, pa.binary()).cast(pa.string()),
             pa.array(np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)),
         ],
         schema=_KEYED,
@@ -103,8 +96,12 @@ def key_batch(batch: pa.RecordBatch, first_row: int) -> tuple[pa.RecordBatch, Ro
     return keyed, RowHashes(_u64(english_digests), _u64(french_digests), _u64(id_digests))
 
 
-def _u64(prefixes: list[bytes]) -> np.ndarray:
-    return np.frombuffer(b"".join(prefixes), dtype=">u8").astype(np.uint64)
+def _u64(digests: list[bytes]) -> np.ndarray:
+    """The first 8 bytes of each digest as a big-endian unsigned integer."""
+    if not digests:
+        return np.empty(0, np.uint64)
+    width = len(digests[0])
+    return np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, width)[:, :8].copy().view(">u8")[:, 0].astype(np.uint64)
 
 
 def components(left: np.ndarray, right: np.ndarray, nodes: int) -> np.ndarray:
@@ -167,7 +164,7 @@ def pins_from(batches: Iterator[pa.RecordBatch]) -> Pins:
             raise StageError(f"previous manifest: unknown split {sorted(unknown)[0]!r}; expected {', '.join(SPLITS)}")
         codes = np.array([code_of[name] for name in batch["split"].to_pylist()], dtype=np.int8)
         for side, parts in sides.items():
-            parts.append((_u64([side_digest(key)[:8] for key in batch[side].to_pylist()]), codes))
+            parts.append((_u64([side_digest(key.encode()) for key in batch[side].to_pylist()]), codes))
     resolved = []
     for side, parts in sides.items():
         keys = np.concatenate([part[0] for part in parts]) if parts else np.empty(0, np.uint64)
