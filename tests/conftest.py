@@ -12,11 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from localhub import LocalHub, Token  # noqa: E402
+from localhub import LocalHub, Token
 
 WRITE_TOKEN = "hf_test_write_" + uuid.uuid4().hex
 READ_TOKEN = "hf_test_read_" + uuid.uuid4().hex
