@@ -77,8 +77,8 @@ def key_batch(batch: pa.RecordBatch, first_row: int) -> tuple[pa.RecordBatch, Ro
     """Adds `english_key`, `french_key`, `id` and the input position `row` to validated rows, with their hashes."""
     english_keys = matching_keys(batch["english"])
     french_keys = matching_keys(batch["french"])
-    english_digests = [side_digest(key) for key in english_keys]
-    french_digests = [side_digest(key) for key in french_keys]
+    english_digests = [side_digest(key) for key in english_keys.cast(pa.binary()).to_pylist()]
+    french_digests = [side_digest(key) for key in french_keys.cast(pa.binary()).to_pylist()]
     id_digests = list(map(id_digest, english_digests, french_digests))
     keyed = pa.record_batch(
         [
@@ -87,8 +87,8 @@ def key_batch(batch: pa.RecordBatch, first_row: int) -> tuple[pa.RecordBatch, Ro
             batch["english"],
             batch["french"],
             batch["flags"],
-            pa.array(english_keys, pa.binary()).cast(pa.string()),
-            pa.array(french_keys, pa.binary()).cast(pa.string()),
+            english_keys,
+            french_keys,
             pa.array(np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)),
         ],
         schema=_KEYED,
@@ -359,9 +359,9 @@ def resolve_bucket(bucket: pa.Table, assignment: Assignment) -> tuple[pa.Table, 
     )
     bucket = bucket.take(order)
     codes = assignment.codes[bucket["row"].to_numpy()]
-    ids = bucket["id"].to_numpy(zero_copy_only=False)
+    ids = bucket["id"].combine_chunks()
     first = np.ones(len(ids), dtype=bool)
-    first[1:] = ids[1:] != ids[:-1]
+    first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
     released = first & (codes != CROSS_SPLIT_LINK)
     kept = bucket.filter(pa.array(released))
     split = pc.take(pa.array(SPLITS, pa.string()), pa.array(codes[released].astype(np.int64)))

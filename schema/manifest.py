@@ -50,9 +50,11 @@ _VARIANTS: tuple[tuple[str, str], ...] = tuple(
     for variants, plain in (("\u00a0\u202f\u2007\u2009\u200a", " "), ("’‘‛´ʼ′", "'"), ("«»“”„‟″", '"'), ("‐‑‒–—―−", "-"))
     for variant in variants
 ) + (("…", "..."), ("ß", "ss"), ("ς", "σ"), ("ſ", "s"), ("ﬀ", "ff"), ("ﬁ", "fi"), ("ﬂ", "fl"), ("ﬃ", "ffi"), ("ﬄ", "ffl"))
-_SPACING: tuple[tuple[str, str, str], ...] = (
-    *((mark, " " + mark, mark) for mark in '?!:;)"'),
-    *((mark, mark + " ", mark) for mark in '("'),
+_VARIANTS += (("`", "'"),)
+_SPACING: tuple[tuple[str, str], ...] = (*((" " + mark, mark) for mark in '?!:;)"'), *((mark + " ", mark) for mark in '("'))
+_NEEDS_REWRITE = (
+    "[" + "".join(variant[0] for variant, _ in _VARIANTS) + "]"
+    + "".join("|" + "".join(f"\\x{{{ord(char):x}}}" for char in spaced) for spaced, _ in _SPACING)
 )
 _TRAILING = " .!?;:,"
 _ID_SALT = ALGORITHM.encode() + b"\n"
@@ -60,31 +62,33 @@ _ID_SALT = ALGORITHM.encode() + b"\n"
 
 def matching_key(text: str) -> str:
     """The normalised form of one side under which rows count as duplicates and are grouped (see the module doc)."""
-    return matching_keys(pa.array([text], pa.string()))[0].decode("utf-8")
+    return matching_keys(pa.array([text], pa.string()))[0].as_py()
 
 
-def matching_keys(texts: pa.Array | pa.ChunkedArray) -> list[bytes]:
-    """`matching_key` of every text, UTF-8 encoded; lower-casing runs vectorised in Arrow, the rest in C string scans."""
-    return [_finish_key(text) for text in pc.utf8_lower(texts).to_pylist()]
+def matching_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """`matching_key` of every text, vectorised in Arrow; only texts with a variant or a spaced mark visit Python."""
+    keys = pc.utf8_lower(texts)
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    touched = pc.match_substring_regex(keys, _NEEDS_REWRITE)
+    if pc.any(touched).as_py():
+        rewritten = [_rewrite(text) for text in keys.filter(touched).to_pylist()]
+        keys = pc.replace_with_mask(keys, touched, pa.array(rewritten, pa.string()))
+    return pc.utf8_ltrim(pc.utf8_rtrim(keys, characters=_TRAILING), characters=" ")
 
 
-def _finish_key(text: str) -> bytes:
-    if not text.isascii():
-        mapped = False
-        for variant, plain in _VARIANTS:
-            if variant in text:
-                text = text.replace(variant, plain)
-                mapped = True
-        # Validated text has single spaces; the mapped no-break spaces can make doubles again.
-        while mapped and "  " in text:
-            text = text.replace("  ", " ")
-    if "`" in text:
-        text = text.replace("`", "'")
-    # Searching for the mark alone is a fast one-character scan that usually fails; the pair is searched only then.
-    for mark, spaced, tight in _SPACING:
-        if mark in text and spaced in text:
-            text = text.replace(spaced, tight)
-    return text.rstrip(_TRAILING).lstrip(" ").encode("utf-8")
+def _rewrite(text: str) -> str:
+    mapped = False
+    for variant, plain in _VARIANTS:
+        if variant in text:
+            text = text.replace(variant, plain)
+            mapped = True
+    # Validated text has single spaces; the mapped no-break spaces can make doubles again.
+    while mapped and "  " in text:
+        text = text.replace("  ", " ")
+    for spaced, tight in _SPACING:
+        text = text.replace(spaced, tight)
+    return text
 
 
 def side_digest(key: bytes) -> bytes:
