@@ -1,0 +1,198 @@
+"""Benchmark of the release pipeline against the I/O floor and a hand-written baseline, on an N-record corpus.
+
+Generates the corpus from the reconstruction (`bench/corpus.py`) into a work directory, then runs, each as its own
+child process in this run: the floor (`bench/floor.py`), the baseline (`bench/baseline.py`, only up to
+`--baseline-max-rows`, as it holds everything in memory) and the pipeline stage by stage, `python -m
+pipeline.<stage>` in the work directory with the repo's `params.yaml` pointed at the corpus, as `dvc repro` runs
+them. Stages not present in `pipeline/` are reported and left out. Prints wall time, throughput and peak RSS of
+each step, and last one line:
+
+    rows=N pipeline_s=… floor_s=… baseline_s=… ratio_floor=… speedup_baseline=… peak_rss_mb=…
+
+where `pipeline_s` sums the stages, `peak_rss_mb` is the largest peak of any stage, `ratio_floor` is
+`pipeline_s / floor_s` and `speedup_baseline` is `baseline_s / pipeline_s` (`nan` when the baseline is skipped).
+
+Usage: python bench/run.py --rows 1000000 [--workdir DIR] [--baseline-max-rows N] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from corpus import generate
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+RECONSTRUCTION = REPO.parent / "shared" / "data" / "nyu-dlsp20-en-fr.csv"
+# The stages `dvc repro build` runs; publish talks to a Hub and is not part of the benchmark.
+STAGES = ("ingest", "validate", "split", "build")
+# What the baseline was measured to need, and what it may use here.
+BASELINE_GB_PER_MILLION = 6.3
+BASELINE_MAX_GB = 16
+
+
+@dataclass
+class Step:
+    name: str
+    wall_s: float
+    cpu_s: float = math.nan
+    peak_mib: float = math.nan
+    note: str = ""
+
+
+class StepFailed(Exception):
+    pass
+
+
+def measure(name: str, argv: list[str], cwd: Path, env: dict[str, str], logs: Path) -> Step:
+    """Runs one child process to the end; its wall time, CPU time and peak RSS come from its own rusage."""
+    stdout, stderr = logs / f"{name}.out", logs / f"{name}.err"
+    started = time.perf_counter()
+    with stdout.open("w") as out, stderr.open("w") as err:
+        child = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err)
+        # wait4 rather than wait: it returns the rusage of this child alone, whose ru_maxrss (KiB) is its peak.
+        _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        tail = "".join(stderr.read_text(errors="replace").splitlines(keepends=True)[-20:])
+        raise StepFailed(f"{name} exited with {child.returncode} after {wall:.1f} s:\n{tail}")
+    for line in stdout.read_text(errors="replace").splitlines():
+        print(f"  {line}")
+    return Step(name, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def child_env(workdir: Path) -> dict[str, str]:
+    """The stages import the repo's packages, and `datasets` keeps its caches inside the work directory."""
+    env = dict(os.environ)
+    env.update({
+        "PYTHONPATH": str(REPO),
+        "HF_HOME": str(workdir / "hf-home"),
+        "HF_DATASETS_CACHE": str(workdir / "hf-datasets"),
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    })
+    return env
+
+
+def write_params(workdir: Path, corpus: Path) -> None:
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    params["ingest"]["source"] = str(corpus)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def table(steps: list[Step], rows: int) -> str:
+    lines = [f"{'step':<10} {'wall s':>9} {'rows/s':>11} {'peak RSS MiB':>13} {'cpu s':>8}  note"]
+    for step in steps:
+        rate = f"{rows / step.wall_s:>11,.0f}" if step.wall_s > 0 else f"{'-':>11}"
+        wall = f"{step.wall_s:>9.2f}" if not math.isnan(step.wall_s) else f"{'-':>9}"
+        peak = f"{step.peak_mib:>13,.0f}" if not math.isnan(step.peak_mib) else f"{'-':>13}"
+        cpu = f"{step.cpu_s:>8.2f}" if not math.isnan(step.cpu_s) else f"{'-':>8}"
+        lines.append(f"{step.name:<10} {wall} {rate} {peak} {cpu}  {step.note}".rstrip())
+    return "\n".join(lines)
+
+
+def bench(rows: int, workdir: Path, baseline_max_rows: int) -> int:
+    python = sys.executable
+    env = child_env(workdir)
+    logs = workdir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    corpus = workdir / "corpus.csv"
+
+    print(f"generate: {rows:,} records into {corpus}")
+    started = time.perf_counter()
+    kinds = generate(RECONSTRUCTION, corpus, rows)
+    steps = [Step("generate", time.perf_counter() - started,
+                  note=f"{corpus.stat().st_size / 2**20:,.0f} MiB; " + ", ".join(f"{n} {k:,}" for n, k in sorted(kinds.items())))]
+    print(f"  {steps[0].note}")
+
+    print("floor: Arrow CSV → zstd parquet")
+    floor = measure("floor", [python, str(BENCH / "floor.py"), str(corpus), str(workdir / "floor.parquet")], workdir, env, logs)
+    steps.append(floor)
+
+    baseline_gb = rows / 1e6 * BASELINE_GB_PER_MILLION
+    if rows <= baseline_max_rows:
+        print("baseline: pandas + per-row Pydantic + datasets train_test_split")
+        try:
+            baseline = measure("baseline", [python, str(BENCH / "baseline.py"), str(corpus), str(workdir / "baseline")],
+                               workdir, env, logs)
+        except StepFailed as exc:
+            # A baseline killed for lack of memory is a result, not a reason to drop the pipeline's figures.
+            print(f"  {exc}")
+            baseline = Step("baseline", math.nan, note="failed: see the message above")
+    else:
+        baseline = Step("baseline", math.nan, note=f"skipped: needs ~{baseline_gb:,.1f} GB ({BASELINE_GB_PER_MILLION} GB "
+                        f"per 1M rows) above --baseline-max-rows {baseline_max_rows:,}")
+        print(f"baseline: {baseline.note}")
+    steps.append(baseline)
+
+    write_params(workdir, corpus)
+    stages: list[Step] = []
+    for stage in STAGES:
+        if not (REPO / "pipeline" / f"{stage}.py").is_file():
+            steps.append(Step(stage, math.nan, note=f"not measured: pipeline/{stage}.py is not there yet"))
+            print(f"{stage}: {steps[-1].note}")
+            continue
+        print(f"{stage}: python -m pipeline.{stage}")
+        stages.append(measure(stage, [python, "-m", f"pipeline.{stage}"], workdir, env, logs))
+        steps.append(stages[-1])
+
+    pipeline_s = sum(step.wall_s for step in stages)
+    peak = max(step.peak_mib for step in stages)
+    steps.append(Step("pipeline", pipeline_s, sum(step.cpu_s for step in stages), peak,
+                      note="sum of " + " + ".join(step.name for step in stages) + "; peak is the largest stage's"))
+    print()
+    print(table(steps, rows))
+    print(f"rows={rows} pipeline_s={pipeline_s:.2f} floor_s={floor.wall_s:.2f} baseline_s={baseline.wall_s:.2f} "
+          f"ratio_floor={pipeline_s / floor.wall_s:.2f} speedup_baseline={baseline.wall_s / pipeline_s:.2f} "
+          f"peak_rss_mb={peak:.1f}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, required=True, help="records in the generated corpus")
+    parser.add_argument("--workdir", type=Path,
+                        help="where the corpus and every output go (default: a temporary directory, removed at the end "
+                        "unless --keep); a directory given here is kept")
+    parser.add_argument("--baseline-max-rows", type=int,
+                        default=int(BASELINE_MAX_GB / BASELINE_GB_PER_MILLION * 1e6 // 1e6 * 1e6),
+                        help="skip the baseline above this many rows, as it holds everything in memory "
+                        f"(~{BASELINE_GB_PER_MILLION} GB per 1M rows; default keeps it under ~{BASELINE_MAX_GB} GB)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
+    args = parser.parse_args()
+    if args.rows < 1:
+        parser.error("--rows must be at least 1")
+    if not RECONSTRUCTION.is_file():
+        print(f"bench: the reconstruction is not at {RECONSTRUCTION}; it is the source of the generated rows",
+              file=sys.stderr)
+        return 1
+    workdir = args.workdir.resolve() if args.workdir else Path(tempfile.mkdtemp(prefix="bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        return bench(args.rows, workdir, args.baseline_max_rows)
+    except StepFailed as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if args.workdir or args.keep:
+            print(f"bench: outputs kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Smoke test of the benchmark: `bench/run.py --rows 2000` runs every step and ends with the summary line."""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+
+from tests.helpers import REPO, reconstruction
+
+SUMMARY = re.compile(
+    r"rows=(?P<rows>\d+) pipeline_s=(?P<pipeline_s>\S+) floor_s=(?P<floor_s>\S+) baseline_s=(?P<baseline_s>\S+) "
+    r"ratio_floor=(?P<ratio_floor>\S+) speedup_baseline=(?P<speedup_baseline>\S+) peak_rss_mb=(?P<peak_rss_mb>\S+)"
+)
+
+
+def test_bench_runs_at_2000_rows(tmp_path):
+    reconstruction()
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--rows", "2000"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("step "))
+    assert header.split()[:3] == ["step", "wall", "s"] and "peak RSS MiB" in header
+    rows = {line.split()[0] for line in lines[lines.index(header) + 1 : -1]}
+    assert {"floor", "baseline", "ingest", "validate", "split", "pipeline"} <= rows
+
+    summary = SUMMARY.fullmatch(lines[-1])
+    assert summary, lines[-1]
+    values = {name: float(value) for name, value in summary.groupdict().items()}
+    assert values["rows"] == 2000
+    assert all(math.isfinite(value) and value > 0 for value in values.values())
+    assert math.isclose(values["ratio_floor"], values["pipeline_s"] / values["floor_s"], rel_tol=0.02)
+    assert math.isclose(values["speedup_baseline"], values["baseline_s"] / values["pipeline_s"], rel_tol=0.02)
+    # The temporary work directory is removed, and nothing is written where the benchmark was started.
+    assert not any(tmp_path.iterdir())
