@@ -106,7 +106,7 @@ def _u64(digests: list[bytes]) -> np.ndarray:
 
 def components(left: np.ndarray, right: np.ndarray, nodes: int) -> np.ndarray:
     """Connected-component label (its smallest node) of each edge `left[i]`–`right[i]`, by min-label hooking."""
-    parent = np.arange(nodes, dtype=np.int64)
+    parent = np.arange(nodes, dtype=left.dtype)
     while True:
         left_root, right_root = parent[left], parent[right]
         if np.array_equal(left_root, right_root):
@@ -190,11 +190,14 @@ class Assignment:
 
 def assign(hashes: RowHashes, pins: Pins, params: SplitParams) -> Assignment:
     """Splits rows by group: pinned groups keep their released split, the others follow their hash."""
-    english_nodes = np.unique(hashes.english, return_inverse=True)
-    french_nodes = np.unique(hashes.french, return_inverse=True)
-    offset = len(english_nodes[0])
-    left, right = english_nodes[1].astype(np.int64), french_nodes[1].astype(np.int64) + offset
-    node_pin = np.concatenate(pins.lookup(english_nodes[0], french_nodes[0]))
+    # 32-bit node numbers halve the largest arrays; two sides of 5 million rows are far below 2**31 keys.
+    english_nodes, english_at = np.unique(hashes.english, return_inverse=True)
+    left = english_at.astype(np.int32)
+    del english_at
+    french_nodes, french_at = np.unique(hashes.french, return_inverse=True)
+    right = (french_at + len(english_nodes)).astype(np.int32)
+    del french_at
+    node_pin = np.concatenate(pins.lookup(english_nodes, french_nodes))
     active = np.ones(len(left), dtype=bool)
     while True:
         codes, pinned, conflicted, group_count = _assign_active(left, right, hashes.id, node_pin, active, params)
@@ -212,13 +215,13 @@ def _assign_active(
     group = components(left[rows], right[rows], nodes)
     canonical = np.full(nodes, np.iinfo(np.uint64).max, dtype=np.uint64)
     np.minimum.at(canonical, group, ids[rows])
-    row_pins = np.concatenate([node_pin[left[rows]], node_pin[right[rows]]])
-    row_groups = np.concatenate([group, group])
-    has_pin = row_pins != UNPINNED
     low = np.full(nodes, np.iinfo(np.int8).max, dtype=np.int8)
     high = np.full(nodes, UNPINNED, dtype=np.int8)
-    np.minimum.at(low, row_groups[has_pin], row_pins[has_pin])
-    np.maximum.at(high, row_groups[has_pin], row_pins[has_pin])
+    for side in (left, right):
+        side_pins = node_pin[side[rows]]
+        has_pin = side_pins != UNPINNED
+        np.minimum.at(low, group[has_pin], side_pins[has_pin])
+        np.maximum.at(high, group[has_pin], side_pins[has_pin])
     codes = np.full(len(left), UNPINNED, dtype=np.int8)
     pinned = np.zeros(len(left), dtype=bool)
     conflicted = np.zeros(len(left), dtype=bool)
