@@ -93,7 +93,9 @@ class JsonlSink:
 
 
 def read_batches(path: Path, batch_rows: int = 65_536, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-    yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns)
+    # Without pre-buffering and with a small read buffer, the reader holds about one batch instead of whole row groups.
+    yield from pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False).iter_batches(batch_size=batch_rows,
+                                                                                         columns=columns)
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
