@@ -402,7 +402,9 @@ def build(params: Params, source: Path = SPLIT_TABLE, template_path: Path = TEMP
     staging.chmod(0o755)
     try:
         written = write_release(source, staging, params.build, params.release.version)
-        changes = changelog.diff(previous, pq.read_table(staging / MANIFEST_FILE))
+        # A first release only needs the split of each row: the rest of the manifest stays on disk.
+        columns = None if previous is not None else ["split"]
+        changes = changelog.diff(previous, pq.read_table(staging / MANIFEST_FILE, columns=columns))
         changes_markdown = changelog.render_markdown(changes, previous_version, params.release.version)
         facts = CardFacts(
             pretty_name=params.build.pretty_name, repo_id=params.hub.repo_id, version=params.release.version,

@@ -133,7 +133,9 @@ class BuildParams(Section):
         "groups stay small; fixed rather than taken from the input batches so that rebuilds are byte-identical.",
     )
     compression_level: Annotated[int, Field(ge=1, le=22)] = Field(
-        9, description="zstd level of the shards: downloads are paid by every consumer, compression once."
+        3,
+        description="zstd level of the shards and the manifest. Level 9 saves about 7% of the bytes of level 3 on "
+        "this text and costs four times the time.",
     )
     pretty_name: str = Field(
         "English-French NYU Deep Learning Course Corpus", min_length=1, description="`pretty_name` of the card."
