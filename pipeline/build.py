@@ -313,6 +313,17 @@ def _previous(params: Params) -> tuple[pa.Table | None, str | None]:
     return table, changelog.read_version(path)
 
 
+def _check_accounts(facts: CardFacts) -> None:
+    """The card says every record is accounted for; this makes it true or stops the build."""
+    quality = facts.quality
+    accounted = (facts.rows + quality.ingest_rejected + quality.validate_rejected + quality.duplicates_merged
+                 + quality.cross_split_links)
+    if accounted != quality.records:
+        raise StageError(f"{quality.records:,} records were read but {accounted:,} are accounted for ({facts.rows:,} "
+                         "released + rejected + merged + held back): the metrics are from different runs; run "
+                         "dvc repro from ingest")
+
+
 def check_card(readme: str) -> None:
     """Raises StageError unless the card's metadata parses as the Hub parses it and uses the Hub's vocabularies."""
     from huggingface_hub import DatasetCard
@@ -414,6 +425,7 @@ def build(params: Params, source: Path = SPLIT_TABLE, template_path: Path = TEMP
             changes_markdown=changelog.render_markdown(changes, previous_version, params.release.version, level=3),
             required_bump=changes.required_bump(),
         )
+        _check_accounts(facts)
         readme = facts.render(template)
         check_card(readme)
         (staging / "README.md").write_text(readme, encoding="utf-8")
