@@ -227,16 +227,18 @@ def _rows_by_split(path: Path) -> dict[str, int]:
     return counts
 
 
-def _example(batch: pa.RecordBatch, names: pa.Array) -> Example | None:
-    english_length = pc.utf8_length(batch["english"])
-    candidates = pc.and_(
-        pc.and_(pc.equal(names, "train"), pc.equal(pc.list_value_length(batch["flags"]), 0)),
-        pc.and_(pc.greater_equal(english_length, _EXAMPLE_CHARS[0]), pc.less_equal(english_length, _EXAMPLE_CHARS[1])),
-    )
-    found = batch.filter(candidates)
-    if not found.num_rows:
+def _example(batch: pa.RecordBatch, readable: bool) -> Example | None:
+    """The batch's first row, or with `readable` its first training row fit to show (see `_EXAMPLE_CHARS`)."""
+    if readable:
+        english_length = pc.utf8_length(batch["english"])
+        batch = batch.filter(pc.and_(
+            pc.and_(pc.equal(batch["split"], "train"), pc.equal(pc.list_value_length(batch["flags"]), 0)),
+            pc.and_(pc.greater_equal(english_length, _EXAMPLE_CHARS[0]),
+                    pc.less_equal(english_length, _EXAMPLE_CHARS[1])),
+        ))
+    if not batch.num_rows:
         return None
-    row = found.slice(0, 1).to_pylist()[0]
+    row = batch.slice(0, 1).to_pylist()[0]
     return Example(id=row["id"], split=row["split"], line=row["line"], english=row["english"], french=row["french"])
 
 
@@ -261,12 +263,8 @@ def write_release(source: Path, folder: Path, params: BuildParams, version: str)
         for batch in read_batches(source, _BATCH_ROWS, INPUT_COLUMNS):
             manifest.write(build_manifest(batch).replace_schema_metadata(manifest_schema.metadata))
             names = batch["split"]
-            if example is None:
-                example = _example(batch, names)
-            if first is None and batch.num_rows:
-                row = batch.slice(0, 1).to_pylist()[0]
-                first = Example(id=row["id"], split=row["split"], line=row["line"], english=row["english"],
-                                french=row["french"])
+            example = example or _example(batch, readable=True)
+            first = first or _example(batch, readable=False)
             for name in SPLITS:
                 part = batch.filter(pc.equal(names, name))
                 if part.num_rows:
