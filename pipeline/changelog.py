@@ -48,6 +48,11 @@ class Changes:
     def unchanged(self) -> int:
         return self.rows - sum(self.added.values()) - sum(self.changed.values())
 
+    def summary(self) -> str:
+        counts = {"added": self.added, "changed": self.changed, "removed": self.removed}
+        parts = [f"{sum(by_split.values()):,} {name}" for name, by_split in counts.items()]
+        return ", ".join([*parts, f"{sum(self.moved.values()):,} moved between splits"])
+
     def required_bump(self) -> Bump:
         """The smallest version bump allowed: PATCH = same rows; MINOR = rows added or fixed, none moved or removed;
         MAJOR = anything else (rows removed or moved between splits break what consumers evaluated on), and a first

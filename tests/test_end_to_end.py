@@ -27,8 +27,8 @@ pytestmark = pytest.mark.slow
 
 
 def copy_repo(destination: Path) -> Path:
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
-                            check=True, capture_output=True).stdout.decode().split("\0")
+    listed = subprocess.run(["git", "ls-files", "--cached", "-z"], cwd=REPO, check=True,
+                            capture_output=True).stdout.decode().split("\0")
     for name in filter(None, listed):
         source = REPO / name
         if source.is_file():

@@ -74,10 +74,14 @@ class FaultyHub:
                 response = upstream.getresponse()
                 payload = response.read()
                 self.send_response(response.status)
+                # A HEAD answer has no body but the Content-Length of the GET one, which clients read as the size.
+                kept = ("transfer-encoding", "connection") if self.command == "HEAD" else (
+                    "transfer-encoding", "connection", "content-length")
                 for key, value in response.getheaders():
-                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    if key.lower() not in kept:
                         self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
+                if self.command != "HEAD":
+                    self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)

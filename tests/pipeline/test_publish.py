@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
+import yaml
 
 from pipeline import build, ingest, publish, split, validate
 from pipeline.io import StageError
-from tests.helpers import SEED, make_params
+from tests.helpers import REPO, SEED, make_params
 from tests.pipeline.faulty_hub import FaultyHub
 
 NEW_ROWS = [
@@ -22,6 +26,7 @@ NEW_ROWS = [
 
 def release(tmp_path, monkeypatch, hub, repo_id, version, extra_rows=(), endpoint=None, previous=None):
     """Runs ingest to build on the seed sample (plus `extra_rows`) in `tmp_path`, and returns the params."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_TOKEN", hub.write_token)
     raw = SEED.read_text(encoding="utf-8") + "".join(f"{en};{fr}\r\n" for en, fr in extra_rows)
@@ -122,14 +127,26 @@ def test_without_pinning_a_second_release_is_refused(tmp_path, monkeypatch, hub,
         publish.run(release(tmp_path / "b", monkeypatch, hub, repo_id, "1.1.0", extra_rows=NEW_ROWS))
 
 
+def publish_in_own_process(tmp_path, params, token):
+    """Runs the stage as DVC does, so the clients are imported with HF_ENDPOINT pointing at `params.hub.endpoint`."""
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params.model_dump(mode="json", by_alias=True)))
+    env = {**os.environ, "HF_TOKEN": token, "PYTHONPATH": str(REPO)}
+    env.pop("HF_ENDPOINT")
+    return subprocess.run([sys.executable, "-m", "pipeline.publish"], cwd=tmp_path, env=env, text=True,
+                          capture_output=True, timeout=300)
+
+
 def test_transient_server_errors_are_retried(tmp_path, monkeypatch, hub, repo_id):
-    with FaultyHub(hub.endpoint, fail=r"^POST /api/datasets/.*/(commit|tag)/|^GET /api/datasets/.*/refs", times=3) \
+    with FaultyHub(hub.endpoint, fail=r"^POST /api/datasets/.*/(commit|tag)/", times=3) \
             as faulty:
         params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0", endpoint=faulty.endpoint)
-        publish.run(params)
+        result = publish_in_own_process(tmp_path, params, hub.write_token)
+    assert result.returncode == 0, result.stderr
     assert len(faulty.failed) == 3
+    assert result.stderr.count("retrying") == 3
     assert set(tags(repo_id)) == {"v1.0.0"}
     assert len(commits(repo_id)) == 2, "a retried commit is not made twice"
+    assert hub.write_token not in result.stdout + result.stderr + (tmp_path / publish.RECEIPT).read_text()
 
 
 def test_a_read_only_token_fails_fast_with_the_cause(tmp_path, monkeypatch, hub, repo_id):
@@ -148,7 +165,9 @@ def test_a_read_only_token_fails_fast_with_the_cause(tmp_path, monkeypatch, hub,
 def test_a_failed_verification_leaves_no_tag(tmp_path, monkeypatch, hub, repo_id):
     with FaultyHub(hub.endpoint, lose_file="CITATION.cff") as lossy:
         params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0", endpoint=lossy.endpoint)
-        with pytest.raises(StageError, match="verification of .* failed: files differ from dist/hub: CITATION.cff"):
-            publish.run(params)
+        result = publish_in_own_process(tmp_path, params, hub.write_token)
+    assert result.returncode == 1
+    assert "verification of" in result.stderr and "files differ from dist/hub: CITATION.cff" in result.stderr
+    assert "Traceback" not in result.stderr
     assert tags(repo_id) == {}
     assert not (tmp_path / publish.RECEIPT).exists()
