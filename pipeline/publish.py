@@ -158,8 +158,9 @@ def local_splits(folder: Path) -> dict[str, tuple[int, str]]:
     found = {}
     for split in SPLITS:
         shards = sorted((folder / "data").glob(f"{split}-*.parquet"))
-        table = pa.concat_tables(pq.read_table(shard, columns=["id", "translation"]) for shard in shards)
-        found[split] = (table.num_rows, split_digest(table))
+        if shards:
+            table = pa.concat_tables(pq.read_table(shard, columns=["id", "translation"]) for shard in shards)
+            found[split] = (table.num_rows, split_digest(table))
     return found
 
 

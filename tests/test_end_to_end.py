@@ -54,6 +54,7 @@ def released_rows(hub_folder: Path) -> dict[str, list[dict[str, object]]]:
     rows = {}
     for split in ("train", "validation", "test"):
         shards = sorted((hub_folder / "data").glob(f"{split}-*.parquet"))
+        assert shards, f"no {split} shard"
         table = pa.concat_tables(pq.read_table(shard) for shard in shards)
         rows[split] = [{"id": row["id"], "translation": row["translation"]} for row in table.to_pylist()]
     return rows
