@@ -10,23 +10,24 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import ValidationError
 
 from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, read_batches, read_metrics, run_stage, write_metrics
+from pipeline.parallel import ordered_map, worker_count
 from pipeline.rules import RULES, Rule
-from schema.pair import PAIRS, SCHEMA, normalize
+from schema.pair import SCHEMA, normalize
+from schema.pair import contract_breaks as contract_breaks_of
 from schema.params import Params, ValidateParams
 
 STAGE = "validate"
 INGESTED = Path("data/ingested.parquet")
 VALIDATED = Path("data/validated.parquet")
 REJECTS = REJECTS_DIR / "validate.jsonl"
-BATCH_ROWS = 65_536
 # A kept row that the Pair model refuses: only possible when a rule guarding the contract is set to `off`.
 SCHEMA_REASON = "schema"
 
@@ -70,7 +71,7 @@ def validate_batch(batch: pa.RecordBatch, params: ValidateParams) -> tuple[pa.Re
     candidates = pa.record_batch(
         [batch.column("line"), english, french, flags], names=["line", "english", "french", "flags"]
     ).filter(kept)
-    contract_breaks = _contract_breaks(candidates)
+    contract_breaks = contract_breaks_of(candidates)
 
     rejects = [
         _reject(batch, english, french, index, rejecting, rejected_by, flagging, flagged_by, params)
@@ -84,18 +85,6 @@ def validate_batch(batch: pa.RecordBatch, params: ValidateParams) -> tuple[pa.Re
         keep = pa.array([position not in contract_breaks for position in range(candidates.num_rows)])
         candidates = candidates.filter(keep)
     return pa.RecordBatch.from_arrays(candidates.columns, schema=SCHEMA), rejects
-
-
-def _contract_breaks(candidates: pa.RecordBatch) -> dict[int, str]:
-    """Position → message of the kept rows that the Pair model refuses."""
-    try:
-        PAIRS.validate_python(candidates.to_pylist())
-    except ValidationError as exc:
-        breaks: dict[int, list[str]] = {}
-        for error in exc.errors():
-            breaks.setdefault(error["loc"][0], []).append(f"{error['loc'][1]}: {error['msg']}")
-        return {position: "; ".join(messages) for position, messages in breaks.items()}
-    return {}
 
 
 def _reject(
@@ -144,15 +133,16 @@ def run(params: Params) -> str:
     examples: list[dict[str, Any]] = []
     rows_in = 0
     with ParquetSink(VALIDATED, SCHEMA) as validated, JsonlSink(REJECTS) as rejects:
-        for batch in read_batches(INGESTED, BATCH_ROWS):
-            kept, batch_rejects = validate_batch(batch, settings)
+        batches = read_batches(INGESTED, settings.batch_rows)
+        for kept, batch_rejects in ordered_map(partial(validate_batch, params=settings), batches,
+                                               worker_count(settings.workers)):
             validated.write(kept)
             for reject in batch_rejects:
                 rejects.write(reject)
                 rejected_by_reason.update(reject["reasons"])
             examples.extend(batch_rejects[: 3 - len(examples)])
             flagged_by_reason.update(pc.list_flatten(kept.column("flags")).to_pylist())
-            rows_in += batch.num_rows
+            rows_in += kept.num_rows + len(batch_rejects)
             progress.update(rows_in)
     _check_rows_in(rows_in)
     rate = rejects.count / rows_in if rows_in else 0.0

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 # ASCII and typographic spaces that carry no meaning of their own. The no-break spaces U+00A0, U+2007 and U+202F
 # are left out on purpose: French typography puts them before `:;!?` and inside guillemets, so they are content.
@@ -72,7 +72,21 @@ class Pair(BaseModel):
     )
 
 
-PAIRS = TypeAdapter(list[Pair])
+# The model's fields, one adapter per column: validating a batch column by column, against the same field
+# definitions, costs a third of validating it row by row (no dict and no model instance per row).
+_COLUMNS = {name: TypeAdapter(list[Annotated[field.annotation, field]]) for name, field in Pair.model_fields.items()}
+
+
+def contract_breaks(batch: pa.RecordBatch) -> dict[int, str]:
+    """Row position → what the `Pair` model refuses in that row of a batch with its fields as columns."""
+    breaks: dict[int, list[str]] = {}
+    for name, adapter in _COLUMNS.items():
+        try:
+            adapter.validate_python(batch.column(name).to_pylist(), strict=True)
+        except ValidationError as exc:
+            for error in exc.errors():
+                breaks.setdefault(error["loc"][0], []).append(f"{name}: {error['msg']}")
+    return {position: "; ".join(messages) for position, messages in sorted(breaks.items())}
 
 SCHEMA = pa.schema(
     [

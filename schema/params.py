@@ -82,6 +82,10 @@ class ValidateParams(Section):
     language_max_chars: Annotated[int, Field(gt=0)] = Field(
         200, description="wrong_language: only this many leading characters are identified; more adds cost, not accuracy."
     )
+    batch_rows: Annotated[int, Field(gt=0)] = Field(16_384, description="Rows validated together, by one process.")
+    workers: Annotated[int, Field(ge=0)] = Field(
+        0, description="Processes sharing the batches of a large input; 0 means one per available core."
+    )
     ratio_min_chars: Annotated[int, Field(ge=0)] = Field(
         100, description="length_ratio: pairs whose longer side is shorter than this are exempt."
     )

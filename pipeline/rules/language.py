@@ -27,10 +27,16 @@ _NOT_PROSE = [
 ]
 
 
+_NOT_PROSE_AT_ALL = "|".join(f"(?:{pattern})" for pattern in _NOT_PROSE)
+# The identifier reads `max_chars` of prose; four times as much raw text leaves that after the cuts on all but
+# formula-heavy texts, and saves rewriting whole paragraphs.
+_RAW_PER_PROSE_CHAR = 4
+
+
 def prose(texts: pa.Array, max_chars: int) -> pa.Array:
     """The letters-and-spaces part of each text that the identifier sees, cut to `max_chars`."""
-    for pattern in _NOT_PROSE:
-        texts = pc.replace_substring_regex(texts, pattern, " ")
+    texts = pc.utf8_slice_codeunits(texts, 0, _RAW_PER_PROSE_CHAR * max_chars)
+    texts = pc.replace_substring_regex(texts, _NOT_PROSE_AT_ALL, " ")
     texts = pc.utf8_trim(pc.replace_substring_regex(texts, r"\s+", " "), characters=" ")
     return pc.utf8_slice_codeunits(texts, 0, max_chars)
 
@@ -43,38 +49,43 @@ def identifier() -> Any:
     return _load_identifier(norm_probs=True, langs=["en", "fr"])
 
 
-# Function words of one language that are not words of the other. A side with several of its own language's and
-# none of the other's is settled without the identifier, which costs some 80 µs a text against 2 µs for this test.
+# Function words of one language that are not words of the other. A side whose own language's function words
+# clearly outnumber the other's (at least 2 + 2 × theirs) is settled without the identifier, which costs some
+# 150 µs a text against 2 µs for this count. On 12,000 sides of the reconstruction the identifier agreed with
+# every side so settled (97 % of the sides long enough to judge).
 FUNCTION_WORDS = {
     "en": r"(?i)\b(the|and|of|is|are|this|that|with|which|we|it|for|from|can)\b",
     "fr": r"(?i)\b(le|la|les|des|du|est|sont|une|et|nous|dans|que|qui|pour|avec|sur)\b",
 }
-SETTLED_AT = 3
+SETTLED_MARGIN = 2
 
 
 def identify(texts: pa.Array, params: ValidateParams, expected: str | None = None) -> list[tuple[str, float] | None]:
     """(language, probability) per text, None where too little prose is left to judge.
 
     With `expected` ("en" or "fr"), texts whose function words plainly belong to that language are not sent to
-    the identifier and come back as (expected, 1.0).
+    the identifier and come back as (expected, 1.0); only the others are cut down to prose, which is the costly
+    part.
     """
-    cut = prose(texts, params.language_max_chars)
-    judged = pc.fill_null(pc.greater_equal(pc.utf8_length(cut), params.language_min_chars), False)
     results: list[tuple[str, float] | None] = [None] * len(texts)
+    rest = pc.indices_nonzero(pc.is_valid(texts))
     if expected is not None:
+        raw = pc.utf8_slice_codeunits(texts, 0, _RAW_PER_PROSE_CHAR * params.language_max_chars)
         other = "fr" if expected == "en" else "en"
-        settled = pc.and_(
-            pc.greater_equal(pc.count_substring_regex(cut, FUNCTION_WORDS[expected]), SETTLED_AT),
-            pc.equal(pc.count_substring_regex(cut, FUNCTION_WORDS[other]), 0),
+        own_words = pc.count_substring_regex(raw, FUNCTION_WORDS[expected])
+        other_words = pc.count_substring_regex(raw, FUNCTION_WORDS[other])
+        settled = pc.fill_null(
+            pc.greater_equal(own_words, pc.add(pc.multiply(other_words, 2), SETTLED_MARGIN)), False
         )
-        settled = pc.and_(judged, pc.fill_null(settled, False))
         for index in pc.indices_nonzero(settled).to_pylist():
             results[index] = (expected, 1.0)
-        judged = pc.and_(judged, pc.invert(settled))
-    if not pc.any(judged).as_py():
+        rest = pc.indices_nonzero(pc.and_(pc.is_valid(texts), pc.invert(settled)))
+    if not len(rest):
         return results
+    cut = prose(texts.take(rest), params.language_max_chars)
+    judged = pc.fill_null(pc.greater_equal(pc.utf8_length(cut), params.language_min_chars), False)
     classify = identifier().classify
-    for index, text in zip(pc.indices_nonzero(judged).to_pylist(), pc.filter(cut, judged).to_pylist(), strict=True):
+    for index, text in zip(rest.filter(judged).to_pylist(), cut.filter(judged).to_pylist(), strict=True):
         results[index] = classify(text)
     return results
 

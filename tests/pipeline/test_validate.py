@@ -155,6 +155,17 @@ def test_a_high_reject_rate_fails_after_writing_the_report(tmp_path, monkeypatch
     assert len(read_outputs(tmp_path)[1]) == 3
 
 
+def test_several_processes_write_what_one_writes(tmp_path, monkeypatch):
+    outputs = []
+    for workers in (1, 2):
+        folder = tmp_path / f"workers-{workers}"
+        folder.mkdir()
+        validate.run(stage_on(folder, monkeypatch, ROWS * 3, max_reject_rate=0.5, batch_rows=4, workers=workers))
+        outputs.append([(folder / path).read_bytes() for path in (validate.VALIDATED, validate.REJECTS)])
+    assert outputs[0] == outputs[1]
+    assert outputs[0][1].count(b"\n") == 9
+
+
 def test_rows_in_must_match_ingest(tmp_path, monkeypatch):
     params = stage_on(tmp_path, monkeypatch, ROWS, max_reject_rate=0.5)
     (tmp_path / "metrics").mkdir()

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from schema.pair import PAIRS, SCHEMA, Pair, normalize, normalize_text
+from schema.pair import SCHEMA, Pair, contract_breaks, normalize, normalize_text
 
 # Text drawn with the characters that matter here: ASCII and typographic spaces, no-break spaces, combining
 # accents, precomposed letters, apostrophes and guillemets.
@@ -80,6 +80,26 @@ def test_pair_refuses_broken_rows(row):
         Pair.model_validate(row)
 
 
-def test_pairs_adapter_accepts_good_rows():
-    rows = [{"line": 2, "english": "ReLU", "french": "ReLU", "flags": ["identical_sides"]}]
-    assert PAIRS.validate_python(rows)[0].flags == ["identical_sides"]
+def test_contract_breaks_name_the_row_and_field_the_model_refuses():
+    batch = pa.record_batch(
+        [pa.array([2, 3, 0]), pa.array(["ReLU", "", "Course plan"]), pa.array(["ReLU", "Plan", "Plan du cours"]),
+         pa.array([["identical_sides"], [], []], pa.list_(pa.string()))],
+        names=["line", "english", "french", "flags"],
+    )
+    breaks = contract_breaks(batch)
+    assert set(breaks) == {1, 2}
+    assert breaks[1].startswith("english: String should have at least 1 character")
+    assert breaks[2].startswith("line: Input should be greater than or equal to 1")
+
+
+def test_contract_breaks_agree_with_the_model_row_by_row():
+    rows = [{"line": 2, "english": "ReLU", "french": "ReLU", "flags": ["identical_sides"]},
+            {"line": 5, "english": "Week 1", "french": "", "flags": []}]
+    batch = pa.RecordBatch.from_pylist(rows, schema=SCHEMA)
+    refused = set()
+    for position, row in enumerate(rows):
+        try:
+            Pair.model_validate(row)
+        except ValidationError:
+            refused.add(position)
+    assert set(contract_breaks(batch)) == refused == {1}

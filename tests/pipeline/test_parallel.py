@@ -1,0 +1,32 @@
+"""Tests of pipeline/parallel.py: the same results in the same order as `map`, on one process or several."""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+import pytest
+
+from pipeline.parallel import ordered_map, worker_count
+
+
+def squares_and_pid(batch: pa.RecordBatch) -> tuple[list[int], int]:
+    return [value * value for value in batch.column(0).to_pylist()], os.getpid()
+
+
+@pytest.mark.parametrize("items", [0, 1, 2, 9])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_results_keep_the_input_order(items, workers):
+    batches = [pa.record_batch([pa.array(range(index * 3, index * 3 + 3))], names=["n"]) for index in range(items)]
+    results = list(ordered_map(squares_and_pid, iter(batches), workers))
+    assert [squares for squares, _ in results] == [[n * n for n in range(i * 3, i * 3 + 3)] for i in range(items)]
+    processes = {pid for _, pid in results}
+    if workers == 1 or items < 2:
+        assert processes <= {os.getpid()}
+    else:
+        assert os.getpid() not in processes
+
+
+def test_worker_count_defaults_to_the_available_cores():
+    assert worker_count(3) == 3
+    assert worker_count(0) == len(os.sched_getaffinity(0))
