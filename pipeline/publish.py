@@ -303,7 +303,13 @@ def check_version_policy(release: Release, tags: dict[str, str], folder: Path) -
             f"v{previous} is released but split.previous_manifest is null, so splits are not pinned to it: run "
             f"`python -m pipeline.publish fetch-manifest {previous} data/previous-manifest.parquet` and set "
             "split.previous_manifest: data/previous-manifest.parquet in params.yaml")
-    changes = diff(previous_manifest(release, previous), pq.read_table(folder / MANIFEST_FILE))
+    released = previous_manifest(release, previous)
+    if not released.equals(pq.read_table(release.params.split.previous_manifest)):
+        raise StageError(
+            f"split.previous_manifest ({release.params.split.previous_manifest}) is not the manifest of v{previous}, "
+            f"the latest release, so splits were pinned to something else: run `python -m pipeline.publish "
+            f"fetch-manifest {previous} {release.params.split.previous_manifest}` and `dvc repro` again")
+    changes = diff(released, pq.read_table(folder / MANIFEST_FILE))
     required, taken = changes.required_bump(), bump_between(previous, version)
     if BUMP_ORDER[taken] < BUMP_ORDER[required]:
         raise StageError(f"v{previous} → v{version} is a {taken} bump, but the change needs a {required} one "

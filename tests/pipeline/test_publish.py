@@ -136,6 +136,18 @@ def publish_in_own_process(tmp_path, params, token):
                           capture_output=True, timeout=300)
 
 
+def test_splits_pinned_to_another_manifest_are_refused(tmp_path, monkeypatch, hub, repo_id):
+    publish.run(release(tmp_path / "a", monkeypatch, hub, repo_id, "1.0.0"))
+    # A manifest that was built but never released.
+    release(tmp_path / "b", monkeypatch, hub, repo_id, "2.0.0", extra_rows=NEW_ROWS)
+    unreleased = tmp_path / "b" / "dist" / "hub" / "manifest.parquet"
+    pinned_elsewhere = release(tmp_path / "c", monkeypatch, hub, repo_id, "1.1.0", extra_rows=NEW_ROWS[:1],
+                               previous=str(unreleased))
+    with pytest.raises(StageError, match=r"is not the manifest of v1\.0\.0"):
+        publish.run(pinned_elsewhere)
+    assert set(tags(repo_id)) == {"v1.0.0"}
+
+
 def test_transient_server_errors_are_retried(tmp_path, monkeypatch, hub, repo_id):
     with FaultyHub(hub.endpoint, fail=r"^POST /api/datasets/.*/(commit|tag)/", times=3) \
             as faulty:
