@@ -114,3 +114,35 @@ def test_a_second_run_has_nothing_to_do(released):
     assert "up to date" in again.stdout.lower()
     shown = dvc(repo, "metrics", "show")
     assert "metrics/ingest.json" in shown.stdout and "metrics/publish.json" in shown.stdout
+
+
+def test_a_changed_dataset_needs_a_new_pinned_version(released):
+    repo, _ = released
+    raw = repo / "data" / "raw" / "tiny.csv"
+    raw.write_text(raw.read_text(encoding="utf-8") + (
+        "The decoder predicts the next word from the words before it and from the encoder's output.;"
+        "Le décodeur prédit le mot suivant à partir des mots précédents et de la sortie de l’encodeur.\r\n"
+    ), encoding="utf-8", newline="")
+    refused = dvc(repo, "repro")
+    assert refused.returncode != 0
+    assert "v1.0.0 is already released" in refused.stderr and "bump release.version" in refused.stderr
+
+    env = {**os.environ, "HF_HOME": str(repo / ".hf-home")}
+    env.pop("HF_ENDPOINT", None)
+    fetched = subprocess.run([sys.executable, "-m", "pipeline.publish", "fetch-manifest", "1.0.0",
+                              "data/previous-manifest.parquet"], cwd=repo, env=env, text=True, capture_output=True)
+    assert fetched.returncode == 0, fetched.stderr
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["split"]["previous_manifest"] = "data/previous-manifest.parquet"
+    params["release"]["version"] = "1.1.0"
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    minor = dvc(repo, "repro")
+    assert minor.returncode == 0, minor.stdout + minor.stderr
+    receipt = json.loads((repo / "release" / "receipt.json").read_text())
+    assert receipt["tag"] == "v1.1.0" and receipt["previous_version"] == "1.0.0"
+    assert sum(receipt["rows_by_split"].values()) == 31
+    changelog = (repo / "dist" / "hub" / "CHANGELOG.md").read_text()
+    assert "moved between splits: 0" in changelog and "added: 1" in changelog
+    before = {row["id"]: split for split, rows in json.loads(GOLDEN.read_text()).items() for row in rows}
+    after = {row["id"]: split for split, rows in released_rows(repo / "dist" / "hub").items() for row in rows}
+    assert all(after[row_id] == split for row_id, split in before.items())

@@ -183,3 +183,16 @@ def test_a_failed_verification_leaves_no_tag(tmp_path, monkeypatch, hub, repo_id
     assert "Traceback" not in result.stderr
     assert tags(repo_id) == {}
     assert not (tmp_path / publish.RECEIPT).exists()
+
+
+def test_an_interrupted_publish_finishes_without_a_second_commit(tmp_path, monkeypatch, hub, repo_id):
+    params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
+    folder = tmp_path / "dist" / "hub"
+    # The run that stopped between its commit and its tag.
+    interrupted = publish.Release(publish.Target(hub.endpoint, "test hub", hub.write_token), params)
+    interrupted.api.create_repo(repo_id, repo_type="dataset")
+    committed = interrupted.commit(folder, publish.local_files(folder), interrupted.head())
+    before = commits(repo_id)
+    publish.run(params)
+    assert commits(repo_id) == before
+    assert tags(repo_id) == {"v1.0.0": committed}
