@@ -50,14 +50,14 @@ def identifier() -> Any:
 
 
 # Function words of one language that are not words of the other. A side whose own language's function words
-# clearly outnumber the other's (at least 2 + 2 × theirs) is settled without the identifier, which costs some
-# 150 µs a text against 2 µs for this count. On 12,000 sides of the reconstruction the identifier agreed with
-# every side so settled (97 % of the sides long enough to judge).
+# clearly outnumber the other's (at least 1 + 2 × theirs) is settled without the identifier, which costs some
+# 130 µs a text against 2 µs for this count. On the reconstruction this settles 3,141 of the 3,233 sides long
+# enough to judge, and the identifier reads none of those 3,141 as the other language.
 FUNCTION_WORDS = {
     "en": r"(?i)\b(the|and|of|is|are|this|that|with|which|we|it|for|from|can)\b",
     "fr": r"(?i)\b(le|la|les|des|du|est|sont|une|et|nous|dans|que|qui|pour|avec|sur)\b",
 }
-SETTLED_MARGIN = 2
+SETTLED_MARGIN = 1
 
 
 def identify(texts: pa.Array, params: ValidateParams, expected: str | None = None) -> list[tuple[str, float] | None]:
