@@ -24,7 +24,7 @@ NEW_ROWS = [
 ]
 
 
-def release(tmp_path, monkeypatch, hub, repo_id, version, extra_rows=(), endpoint=None, previous=None):
+def release(tmp_path, monkeypatch, hub, repo_id, version, extra_rows=(), endpoint=None, previous=None, private=False):
     """Runs ingest to build on the seed sample (plus `extra_rows`) in `tmp_path`, and returns the params."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     monkeypatch.chdir(tmp_path)
@@ -32,7 +32,7 @@ def release(tmp_path, monkeypatch, hub, repo_id, version, extra_rows=(), endpoin
     raw = SEED.read_text(encoding="utf-8") + "".join(f"{en};{fr}\r\n" for en, fr in extra_rows)
     (tmp_path / "raw.csv").write_text(raw, encoding="utf-8", newline="")
     params = make_params(
-        hub={"endpoint": endpoint or hub.endpoint, "repo_id": repo_id},
+        hub={"endpoint": endpoint or hub.endpoint, "repo_id": repo_id, "private": private},
         release={"version": version, "date": "2026-11-26"},
         split={"previous_manifest": previous},
     )
@@ -196,3 +196,14 @@ def test_an_interrupted_publish_finishes_without_a_second_commit(tmp_path, monke
     publish.run(params)
     assert commits(repo_id) == before
     assert tags(repo_id) == {"v1.0.0": committed}
+
+
+def test_a_private_release_is_verified_with_the_token_and_hidden_without(tmp_path, monkeypatch, hub, repo_id):
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    publish.run(release(tmp_path, monkeypatch, hub, repo_id, "1.0.0", private=True))
+    assert json.loads((tmp_path / publish.RECEIPT).read_text())["verified"] is True
+    assert HfApi(token=hub.read_token).dataset_info(repo_id, revision="v1.0.0").private is True
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi(token=False).dataset_info(repo_id, revision="v1.0.0")
