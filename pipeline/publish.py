@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import secrets
 import sys
 import tempfile
@@ -168,7 +169,7 @@ def local_splits(folder: Path) -> dict[str, tuple[int, str]]:
 
 
 def semver(version: str) -> tuple[int, int, int]:
-    major, minor, patch = (int(part) for part in version.removeprefix("v").split("."))
+    major, minor, patch = (int(part) for part in version.split("."))
     return major, minor, patch
 
 
@@ -185,15 +186,8 @@ BUMP_ORDER = {"patch": 0, "minor": 1, "major": 2}
 
 
 def released_versions(tags: dict[str, str]) -> list[str]:
-    versions = []
-    for tag in tags:
-        try:
-            semver(tag)
-        except ValueError:
-            continue
-        if tag.startswith("v"):
-            versions.append(tag.removeprefix("v"))
-    return sorted(versions, key=semver)
+    """The versions of the release tags (`v<MAJOR>.<MINOR>.<PATCH>`), oldest first; other tags are not releases."""
+    return sorted((tag[1:] for tag in tags if re.fullmatch(r"v\d+\.\d+\.\d+", tag)), key=semver)
 
 
 # The stage.

@@ -162,10 +162,11 @@ def test_transient_server_errors_are_retried(tmp_path, monkeypatch, hub, repo_id
 
 
 def test_a_read_only_token_fails_fast_with_the_cause(tmp_path, monkeypatch, hub, repo_id):
-    params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
-    publish.run(params)
-    params = release(tmp_path, monkeypatch, hub, repo_id, "1.1.0", extra_rows=NEW_ROWS,
-                     previous=str(tmp_path / "dist" / "hub" / "manifest.parquet"))
+    first = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
+    publish.run(first)
+    pinned = tmp_path / "previous-manifest.parquet"
+    publish.fetch_manifest(first, "1.0.0", pinned)
+    params = release(tmp_path, monkeypatch, hub, repo_id, "1.1.0", extra_rows=NEW_ROWS, previous=str(pinned))
     monkeypatch.setenv("HF_TOKEN", hub.read_token)
     with pytest.raises(StageError) as failure:
         publish.run(params)
