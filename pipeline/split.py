@@ -11,18 +11,21 @@ When new rows connect keys released in different splits, the pinned splits sprea
 row at a time (breadth first), and every row whose two keys are reached from different splits (or from both at
 once) is reported as a `cross_split_link` and not released, so no key ever appears in two splits.
 
-Memory stays flat in the row count except for three 64-bit hashes per row: the first pass writes the keyed rows
-into id-range buckets on disk, and the second sorts and writes one bucket at a time.
+Memory stays flat in the row count except for three 64-bit hashes per row: the first pass keys each row group of
+the input on one of `split.workers` processes and appends its rows, cut into id-range buckets, to a scratch file of
+that process; the second reads, sorts and writes one bucket at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import os
 import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, read_batches, run_stage, write_metrics
+from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, run_stage, write_metrics
+from pipeline.parallel import ordered_map, worker_count
 from schema.manifest import ID_PREFIX, ManifestError, id_digest, matching_keys, read_manifest, side_digest
 from schema.params import SPLITS, Params, SplitParams
 
@@ -94,6 +98,45 @@ def key_batch(batch: pa.RecordBatch, first_row: int) -> tuple[pa.RecordBatch, Ro
         schema=_KEYED,
     )
     return keyed, RowHashes(_u64(english_digests), _u64(french_digests), _u64(id_digests))
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    """One row group of the input, which the first pass keys on any process."""
+
+    source: Path
+    index: int
+    first_row: int
+    bits: int
+    scratch: Path
+
+
+def key_row_group(part: RowGroup) -> tuple[Path, RowHashes, list[list[tuple[int, int]]]]:
+    """Appends the keyed rows of one row group to the scratch file of this process, one IPC message per bucket met
+    in each input batch.
+
+    Returns that file, the hashes and, for each bucket, the (offset, size) of its messages. Only these travel back:
+    the text stays on disk, in as many files as there are processes, so that the second pass opens each only once.
+    """
+    path = part.scratch / f"{os.getpid()}.keyed"
+    file = pq.ParquetFile(part.source, buffer_size=1 << 20, pre_buffer=False)
+    parts: list[RowHashes] = []
+    pieces: list[list[tuple[int, int]]] = [[] for _ in range(1 << part.bits)]
+    with path.open("ab") as sink:
+        for batch in file.iter_batches(batch_size=_BATCH_ROWS, row_groups=[part.index], columns=INPUT_COLUMNS):
+            keyed, hashes = key_batch(batch, part.first_row + sum(len(hashes.id) for hashes in parts))
+            parts.append(hashes)
+            buckets = _bucket_of(hashes.id, part.bits)
+            for index in np.unique(buckets).tolist():
+                message = keyed.filter(pa.array(buckets == index)).serialize()
+                pieces[index].append((sink.tell(), message.size))
+                sink.write(message)
+    return path, _concatenated(parts), pieces
+
+
+def _concatenated(parts: list[RowHashes]) -> RowHashes:
+    return RowHashes(*(np.concatenate([getattr(part, name) for part in parts] or [np.empty(0, np.uint64)])
+                       for name in ("english", "french", "id")))
 
 
 def _u64(digests: list[bytes]) -> np.ndarray:
@@ -300,32 +343,29 @@ def split_file(source: Path, output: Path, rejects_path: Path, params: SplitPara
     progress = Progress(STAGE, total=2 * rows_in)
     bits = _bucket_bits(source)
     output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{STAGE}-") as scratch:
-        bucket_paths = [Path(scratch) / f"{index:05d}.arrow" for index in range(1 << bits)]
+    metadata = pq.ParquetFile(source).metadata
+    starts = np.cumsum([0] + [metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)])
+    with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{STAGE}-") as scratch, ExitStack() as files:
+        row_groups = [RowGroup(source, index, int(starts[index]), bits, Path(scratch))
+                      for index in range(metadata.num_row_groups)]
         parts: list[RowHashes] = []
-        writers = [pa.ipc.new_file(path, _KEYED) for path in bucket_paths]
-        try:
-            for batch in read_batches(source, _BATCH_ROWS, INPUT_COLUMNS):
-                keyed, hashes = key_batch(batch, sum(len(part.id) for part in parts))
-                parts.append(hashes)
-                buckets = _bucket_of(hashes.id, bits)
-                for index in np.unique(buckets).tolist():
-                    writers[index].write_batch(keyed.filter(pa.array(buckets == index)))
-                progress.update(sum(len(part.id) for part in parts))
-        finally:
-            for writer in writers:
-                writer.close()
-        hashes = RowHashes(*(np.concatenate([getattr(part, name) for part in parts] or [np.empty(0, np.uint64)])
-                             for name in ("english", "french", "id")))
+        pieces: list[tuple[pa.OSFile, list[list[tuple[int, int]]]]] = []
+        opened: dict[Path, pa.OSFile] = {}
+        for path, hashes, buckets in ordered_map(key_row_group, row_groups, worker_count(params.workers)):
+            parts.append(hashes)
+            if path not in opened:
+                opened[path] = files.enter_context(pa.OSFile(str(path)))
+            pieces.append((opened[path], buckets))
+            progress.update(sum(len(part.id) for part in parts))
+        hashes = _concatenated(parts)
         del parts
         assignment = assign(hashes, pins, params)
         del hashes
         counts = {"released": np.zeros(len(SPLITS), dtype=np.int64), "duplicates": 0, "cross": 0, "pinned": 0}
         done = rows_in
         with ParquetSink(output, SCHEMA) as sink, JsonlSink(rejects_path) as rejects:
-            for path in bucket_paths:
-                with pa.memory_map(str(path)) as source_map:
-                    bucket = pa.ipc.open_file(source_map).read_all()
+            for index in range(1 << bits):
+                bucket = _read_bucket(index, pieces)
                 released, released_rows, reports = resolve_bucket(bucket, assignment)
                 sink.write(released)
                 for report in reports:
@@ -350,6 +390,15 @@ def split_file(source: Path, output: Path, rejects_path: Path, params: SplitPara
             for name in SPLITS
         },
     }
+
+
+def _read_bucket(index: int, pieces: list[tuple[pa.OSFile, list[list[tuple[int, int]]]]]) -> pa.Table:
+    """The keyed rows of one bucket, in input order, read into memory that is freed with the bucket."""
+    return pa.Table.from_batches(
+        [pa.ipc.read_record_batch(file.read_at(size, offset), _KEYED)
+         for file, buckets in pieces for offset, size in buckets[index]],
+        _KEYED,
+    )
 
 
 def resolve_bucket(bucket: pa.Table, assignment: Assignment) -> tuple[pa.Table, np.ndarray, list[dict[str, object]]]:

@@ -113,6 +113,9 @@ class SplitParams(Section):
     previous_manifest: Path | None = Field(
         None, description="Manifest of the previous release; its ids keep their splits. Null for a first release."
     )
+    workers: Annotated[int, Field(ge=0)] = Field(
+        0, description="Processes computing the keys of a large input; 0 means one per available core."
+    )
 
     @field_validator("ratios")
     @classmethod

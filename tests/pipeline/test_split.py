@@ -27,7 +27,7 @@ RECONSTRUCTION = ROOT.parent / "shared" / "data" / "nyu-dlsp20-en-fr.csv"
 Row = tuple[int, str, str]
 
 
-def write_validated(path: Path, rows: list[Row]) -> Path:
+def write_validated(path: Path, rows: list[Row], row_group_rows: int | None = None) -> Path:
     table = pa.table(
         {
             "line": pa.array([line for line, _, _ in rows], pa.int64()),
@@ -36,7 +36,7 @@ def write_validated(path: Path, rows: list[Row]) -> Path:
             "flags": pa.array([["short"] if len(english) < 8 else [] for _, english, _ in rows], pa.list_(pa.string())),
         }
     )
-    pq.write_table(table, path)
+    pq.write_table(table, path, row_group_size=row_group_rows)
     return path
 
 
@@ -187,6 +187,23 @@ def test_released_ids_keep_their_split(
         if row["id"] in later.split_of:
             assert later.split_of[row["id"]] == row["split"]
     assert_no_leak(later.rows + released.rows)
+
+
+def test_row_groups_keyed_on_several_processes_give_the_same_output(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    texts = [(_variant(rng.choice(ENGLISH), rng.randrange(4)) + f" {rng.randrange(400)}",
+              _variant(rng.choice(FRENCH), rng.randrange(4)) + f" {rng.randrange(400)}") for _ in range(6_000)]
+    rows = numbered(texts)
+    outputs = []
+    for row_group_rows, workers in ((None, 1), (700, 2)):
+        folder = tmp_path / str(workers)
+        folder.mkdir()
+        source = write_validated(folder / "validated.parquet", rows, row_group_rows)
+        metrics = split_file(source, folder / "split.parquet", folder / "duplicates.jsonl", SplitParams(workers=workers))
+        outputs.append((metrics, (folder / "split.parquet").read_bytes(), (folder / "duplicates.jsonl").read_bytes()))
+    assert pq.ParquetFile(tmp_path / "2" / "validated.parquet").metadata.num_row_groups > 2
+    assert outputs[0][0]["duplicates_merged"] > 0
+    assert outputs[1] == outputs[0]
 
 
 def test_ratios_hold_on_many_groups() -> None:
