@@ -16,6 +16,9 @@ import os
 import shutil
 import sys
 import tempfile
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,7 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "dataset_card.md"
 PLOTS_DIR = Path("plots")
 INPUT_COLUMNS = ["id", "split", "line", "english", "french", "flags", "english_key", "french_key"]
 _BATCH_ROWS = 32_768
+_RELEASED_COLUMNS = ["id", "line", "english", "french", "flags"]
 
 SHARD_SCHEMA = pa.schema(
     [
@@ -166,11 +170,37 @@ def shard_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.record_batch([batch["id"], translation, batch["line"], batch["flags"]], schema=SHARD_SCHEMA)
 
 
+class WriteBehind:
+    """Runs file writes on one thread, in the order they were asked for, with at most one waiting. Arrow encodes and
+    compresses without holding the GIL, so the files are written while the caller hashes and sorts the next batch;
+    each file still receives the same writes in the same order, hence the same bytes."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="build-write")
+        self._pending: deque[Future[None]] = deque()
+
+    def __call__(self, write: Callable[..., object], *args: object) -> None:
+        self._pending.append(self._pool.submit(write, *args))
+        while len(self._pending) > 1:
+            self._pending.popleft().result()
+
+    def __enter__(self) -> WriteBehind:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # Waits even after an error, so that no write is still going into a folder about to be removed.
+        self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+        if exc_type is None:
+            for write in self._pending:
+                write.result()
+
+
 class SplitWriter:
     """Writes one split's rows into `data/<split>-NNNNN-of-MMMMM.parquet`, in row groups of fixed size."""
 
-    def __init__(self, folder: Path, summary: SplitSummary, rows: int, params: BuildParams) -> None:
-        self.folder, self.summary, self.params = folder, summary, params
+    def __init__(self, folder: Path, summary: SplitSummary, rows: int, params: BuildParams,
+                 background: WriteBehind) -> None:
+        self.folder, self.summary, self.params, self.background = folder, summary, params, background
         self.shards = max(1, math.ceil(rows / params.shard_rows))
         self.pending: list[pa.RecordBatch] = []
         self.pending_rows = 0
@@ -189,7 +219,7 @@ class SplitWriter:
         if not self.summary.files:
             self._open()
         if self.sink is not None:
-            self.sink.__exit__(None, None, None)
+            self.background(self.sink.__exit__, None, None, None)
             self.sink = None
 
     def _next_group_rows(self) -> int:
@@ -200,12 +230,12 @@ class SplitWriter:
         group, rest = table.slice(0, rows).combine_chunks(), table.slice(rows)
         self.pending, self.pending_rows = rest.to_batches(), rest.num_rows
         sink = self.sink or self._open()
-        sink.write(group)
+        self.background(sink.write, group)
         self.summary.rows += group.num_rows
         self.summary.num_bytes += group.nbytes
         self.in_shard += group.num_rows
         if self.in_shard == self.params.shard_rows:
-            sink.__exit__(None, None, None)
+            self.background(sink.__exit__, None, None, None)
             self.sink, self.in_shard = None, 0
 
     def _open(self) -> ParquetSink:
@@ -254,21 +284,26 @@ def write_release(source: Path, folder: Path, params: BuildParams, version: str)
     # A split with no rows is left out of the release: `datasets` refuses to load an empty split.
     released = [name for name in SPLITS if expected[name]]
     summaries = {name: SplitSummary(name) for name in released}
-    writers = {name: SplitWriter(folder, summaries[name], expected[name], params) for name in released}
     progress = Progress(STAGE, total=sum(expected.values()))
     example: Example | None = None
     first: Example | None = None
     done = 0
     manifest_schema = MANIFEST_SCHEMA.with_metadata({changelog.VERSION_METADATA: version.encode()})
-    with ParquetSink(folder / MANIFEST_FILE, manifest_schema, compression="zstd",
-                     compression_level=params.compression_level) as manifest:
+    # The manifest and the shards cost about as much to compress: each has its own thread.
+    with (ParquetSink(folder / MANIFEST_FILE, manifest_schema, compression="zstd",
+                      compression_level=params.compression_level) as manifest,
+          WriteBehind() as manifest_writes, WriteBehind() as shard_writes):
+        writers = {name: SplitWriter(folder, summaries[name], expected[name], params, shard_writes)
+                   for name in released}
         for batch in read_batches(source, _BATCH_ROWS, INPUT_COLUMNS):
-            manifest.write(build_manifest(batch).replace_schema_metadata(manifest_schema.metadata))
+            manifest_writes(manifest.write, build_manifest(batch).replace_schema_metadata(manifest_schema.metadata))
             names = batch["split"]
             example = example or _example(batch, readable=True)
             first = first or _example(batch, readable=False)
+            # The matching keys go to the manifest only: without them the filters copy about half the bytes.
+            released_columns = batch.select(_RELEASED_COLUMNS)
             for name in released:
-                part = batch.filter(pc.equal(names, name))
+                part = released_columns.filter(pc.equal(names, name))
                 if part.num_rows:
                     summaries[name].add(part)
                     writers[name].write(shard_batch(part))
@@ -342,13 +377,14 @@ def check_card(readme: str) -> None:
 
 
 def verify(folder: Path, summaries: dict[str, SplitSummary]) -> None:
-    """Loads `folder` with `datasets` as a consumer would, and compares it with what was written."""
+    """Loads `folder` with `datasets` as a consumer would, and compares it with what was written. The folder is
+    streamed an Arrow batch at a time rather than copied into a cache, so memory does not grow with the rows."""
     import datasets
 
     datasets.disable_progress_bars()
     expected_features = datasets.Features.from_dict(FEATURES)
     with tempfile.TemporaryDirectory(prefix="build-verify-") as cache:
-        loaded = datasets.load_dataset(str(folder), cache_dir=cache)
+        loaded = datasets.load_dataset(str(folder), streaming=True, cache_dir=cache)
         problems = []
         if set(loaded) != set(summaries):
             problems.append(f"splits {sorted(loaded)} instead of {list(summaries)}")
@@ -357,14 +393,16 @@ def verify(folder: Path, summaries: dict[str, SplitSummary]) -> None:
                 problems.append(f"{name}: features {split.features} instead of {expected_features}")
                 continue
             summary = summaries[name]
-            if split.num_rows != summary.rows:
-                problems.append(f"{name}: {split.num_rows} rows instead of {summary.rows}")
+            rows = 0
             digest = ContentDigest()
-            table = split.data.table
-            digest.update(table["id"], pc.struct_field(table["translation"], "en"), pc.struct_field(table["translation"], "fr"))
+            for table in split.with_format("arrow").iter(batch_size=_BATCH_ROWS):
+                rows += table.num_rows
+                translation = table["translation"]
+                digest.update(table["id"], pc.struct_field(translation, "en"), pc.struct_field(translation, "fr"))
+            if rows != summary.rows:
+                problems.append(f"{name}: {rows} rows instead of {summary.rows}")
             if digest.hexdigest() != summary.digest.hexdigest():
                 problems.append(f"{name}: content differs from {SPLIT_TABLE} (ids or texts changed on the way)")
-        del loaded
     if problems:
         raise StageError(f"{folder}: loading it back with datasets gave " + "; ".join(problems))
 
@@ -413,9 +451,13 @@ def build(params: Params, source: Path = SPLIT_TABLE, template_path: Path = TEMP
     staging.chmod(0o755)
     try:
         written = write_release(source, staging, params.build, params.release.version)
-        # A first release only needs the split of each row: the rest of the manifest stays on disk.
-        columns = None if previous is not None else ["split"]
-        changes = changelog.diff(previous, pq.read_table(staging / MANIFEST_FILE, columns=columns))
+        if previous is None:
+            # Every row of a first release is added, and the shards have counted them by split: reading the
+            # manifest's split column back into Python objects would cost memory in proportion to the rows.
+            added = {name: summary.rows for name, summary in written.summaries.items()}
+            changes = changelog.Changes(first_release=True, rows=sum(added.values()), previous_rows=0, added=added)
+        else:
+            changes = changelog.diff(previous, pq.read_table(staging / MANIFEST_FILE))
         changes_markdown = changelog.render_markdown(changes, previous_version, params.release.version)
         facts = CardFacts(
             pretty_name=params.build.pretty_name, repo_id=params.hub.repo_id, version=params.release.version,
