@@ -104,18 +104,13 @@ def row_id(english_key: str, french_key: str) -> str:
     return ID_PREFIX + id_digest(side_digest(english_key.encode()), side_digest(french_key.encode())).hex()
 
 
-def content_sha256(english: str, french: str) -> str:
-    """Hash of the released text itself, so a later release can tell a row whose text was edited."""
-    return hashlib.sha256(f"{english}\n{french}".encode("utf-8")).hexdigest()
-
-
 def build_manifest(rows: pa.Table | pa.RecordBatch) -> pa.Table:
     """The manifest of released rows (`id, split, english, french, english_key, french_key`), sorted by id."""
     table = rows if isinstance(rows, pa.Table) else pa.Table.from_batches([rows])
-    digests = [
-        content_sha256(english, french)
-        for english, french in zip(table["english"].to_pylist(), table["french"].to_pylist(), strict=True)
-    ]
+    # content_sha256 is the hash of the released text, `english + "\n" + french` in UTF-8, so a later release can
+    # tell a row whose text was edited; the two sides are joined in Arrow rather than row by row in Python.
+    joined = pc.binary_join_element_wise(table["english"], table["french"], "\n").cast(pa.binary())
+    digests = [hashlib.sha256(text).hexdigest() for text in joined.to_pylist()]
     manifest = pa.table(
         {
             "id": table["id"],
