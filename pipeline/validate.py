@@ -73,10 +73,8 @@ def validate_batch(batch: pa.RecordBatch, params: ValidateParams) -> tuple[pa.Re
     ).filter(kept)
     contract_breaks = contract_breaks_of(candidates)
 
-    rejects = [
-        _reject(batch, english, french, index, rejecting, rejected_by, flagging, flagged_by, params)
-        for index in pc.indices_nonzero(rejected).to_pylist()
-    ]
+    explained = _explanations(english, french, rejecting, rejected_by, params)
+    rejects = [_reject(batch, index, reasons, flagging, flagged_by) for index, reasons in sorted(explained.items())]
     if contract_breaks:
         kept_index = pc.indices_nonzero(kept).to_pylist()
         for position, message in contract_breaks.items():
@@ -87,24 +85,32 @@ def validate_batch(batch: pa.RecordBatch, params: ValidateParams) -> tuple[pa.Re
     return pa.RecordBatch.from_arrays(candidates.columns, schema=SCHEMA), rejects
 
 
+def _explanations(
+    english: pa.Array, french: pa.Array, rejecting: list[Rule], rejected_by: list[pa.Array], params: ValidateParams
+) -> dict[int, list[tuple[str, str]]]:
+    """Row index → (reason, explanation) of every rule that rejected it, each rule explaining its rows at once."""
+    explained: dict[int, list[tuple[str, str]]] = {}
+    for rule, fired in zip(rejecting, rejected_by, strict=True):
+        rows = pc.indices_nonzero(pc.is_valid(fired))
+        if len(rows):
+            texts = rule.explain_rows(english.take(rows), french.take(rows), params)
+            for index, text in zip(rows.to_pylist(), texts, strict=True):
+                explained.setdefault(index, []).append((rule.reason, text))
+    return explained
+
+
 def _reject(
     batch: pa.RecordBatch,
-    english: pa.Array,
-    french: pa.Array,
     index: int,
-    rejecting: list[Rule],
-    rejected_by: list[pa.Array],
+    reasons: list[tuple[str, str]],
     flagging: list[Rule],
     flagged_by: list[pa.Array],
-    params: ValidateParams,
 ) -> dict[str, Any]:
-    normalised = english[index].as_py(), french[index].as_py()
-    reasons = [rule for rule, fired in zip(rejecting, rejected_by, strict=True) if fired[index].is_valid]
     return {
         "line": batch.column("line")[index].as_py(),
         "stage": STAGE,
-        "reasons": [rule.reason for rule in reasons],
-        "message": "; ".join(f"{rule.reason}: {rule.explain(*normalised, params)}" for rule in reasons),
+        "reasons": [reason for reason, _ in reasons],
+        "message": "; ".join(f"{reason}: {text}" for reason, text in reasons),
         "flags": [rule.reason for rule, fired in zip(flagging, flagged_by, strict=True) if fired[index].is_valid],
         "english": batch.column("english")[index].as_py(),
         "french": batch.column("french")[index].as_py(),

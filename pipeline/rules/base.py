@@ -26,6 +26,10 @@ class Rule:
     def explain(self, english: str | None, french: str | None, params: ValidateParams) -> str:
         raise NotImplementedError
 
+    def explain_rows(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> list[str]:
+        """`explain` for all the reported rows of a batch; a rule whose explanation needs batch work overrides it."""
+        return [self.explain(e, f, params) for e, f in zip(english.to_pylist(), french.to_pylist(), strict=True)]
+
     def fired(self, mask: pa.Array) -> pa.Array:
         """The reason code where `mask` is true, null where it is false or null."""
         return pc.if_else(pc.fill_null(mask, False), pa.scalar(self.reason), pa.scalar(None, pa.string()))
