@@ -33,11 +33,10 @@ import pyarrow.parquet as pq
 
 from pipeline.io import StageError, run_stage, write_json, write_metrics
 from schema.manifest import MANIFEST_FILE
-from schema.params import HubParams, Params
+from schema.params import SPLITS, HubParams, Params
 
 STAGE = "publish"
 RECEIPT = Path("release/receipt.json")
-SPLITS = ("train", "validation", "test")
 # Files the Hub keeps in every repo; they are not part of a release.
 HUB_OWNED = frozenset({".gitattributes"})
 RETRIES = 5
