@@ -197,8 +197,6 @@ def parse_lines(lines: Iterable[str], params: IngestParams) -> Iterator[Record |
         raw = "".join(feed.record)
         if len(fields) != len(header.names):
             yield header.wrong_width(start, len(fields), params.delimiter, _readable(raw))
-        elif not any(fields):
-            continue
         elif _ESCAPED_BYTE.search(raw):
             yield Reject(start, Reason.UNDECODABLE_BYTES,
                          f"bytes that are not valid {params.encoding} (shown as U+FFFD in raw)", _readable(raw))
@@ -346,16 +344,17 @@ def _fast_chunk(batch: pa.RecordBatch, header: _Header, placement: _Placement, p
     for column in batch.columns:
         spans += _line_breaks(column)
         blank &= pc.equal(pc.binary_length(column), 0).to_numpy(zero_copy_only=False)
-    if batch.num_rows and spans.max() > params.max_record_lines:
+    # Arrow reads a blank line and a record of empty fields (`;`) alike; only the line reader tells a line that is
+    # not a record from a record with nothing in it, which must be kept (and is then rejected by validate).
+    if batch.num_rows and (spans.max() > params.max_record_lines or blank.any()):
         raise _NeedsLineReader
     starts, skipped = placement.place(spans)
     if any(re.search(_LINE_BREAK, text) for _, text, _ in skipped):
         raise _NeedsLineReader
-    keep = ~blank
-    english, french = (pc.if_else(pc.equal(batch.column(at), ""), None, batch.column(at)).filter(pa.array(keep))
+    english, french = (pc.if_else(pc.equal(batch.column(at), ""), None, batch.column(at))
                        for at in (header.english_at, header.french_at))
     rejects = [header.wrong_width(line, fields, params.delimiter, text) for line, text, fields in skipped]
-    return _batch(starts[keep], english, french), rejects
+    return _batch(starts, english, french), rejects
 
 
 # The stage.

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import re
 import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,9 +28,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.io import StageError, run_stage, write_json, write_metrics
+from pipeline.build import ContentDigest
+from pipeline.io import StageError, atomic_path, run_stage, write_json, write_metrics
 from schema.manifest import MANIFEST_FILE
 from schema.params import SPLITS, HubParams, Params
 
@@ -142,25 +143,24 @@ def local_files(folder: Path) -> dict[str, LocalFile]:
     return files
 
 
-def split_digest(table: pa.Table) -> str:
-    """Content hash of one split: its rows sorted by id, each as (id, english, french)."""
-    table = table.sort_by("id")
-    translation = table.column("translation").combine_chunks()
-    digest = hashlib.sha256()
-    for row_id, english, french in zip(table.column("id").to_pylist(), translation.field("en").to_pylist(),
-                                       translation.field("fr").to_pylist()):
-        digest.update(json.dumps([row_id, english, french], ensure_ascii=False).encode() + b"\n")
-    return digest.hexdigest()
+def split_digest(parts: Iterable[pa.RecordBatch | pa.Table]) -> tuple[int, str]:
+    """Rows and content hash of one split, the same hash the build stage records in `metrics/build.json`."""
+    digest, rows = ContentDigest(), 0
+    for part in parts:
+        translation = part.column("translation")
+        digest.update(part.column("id"), pc.struct_field(translation, "en"), pc.struct_field(translation, "fr"))
+        rows += part.num_rows
+    return rows, digest.hexdigest()
 
 
 def local_splits(folder: Path) -> dict[str, tuple[int, str]]:
-    """Rows and content hash per split of the built release."""
+    """Rows and content hash per split of the built release, read shard by shard."""
     found = {}
     for split in SPLITS:
         shards = sorted((folder / "data").glob(f"{split}-*.parquet"))
         if shards:
-            table = pa.concat_tables(pq.read_table(shard, columns=["id", "translation"]) for shard in shards)
-            found[split] = (table.num_rows, split_digest(table))
+            found[split] = split_digest(batch for shard in shards
+                                        for batch in pq.ParquetFile(shard).iter_batches(columns=["id", "translation"]))
     return found
 
 
@@ -268,7 +268,7 @@ def load_revision(repo_id: str, revision: str, token: str) -> dict[str, tuple[in
         for split, found in features.items():
             if found.get("translation") != expected or "id" not in found:
                 raise StageError(f"verification of {revision} failed: split {split} has features {found}")
-        return {split: (ds.num_rows, split_digest(ds.data.table)) for split, ds in loaded.items()}
+        return {split: split_digest([ds.data.table]) for split, ds in loaded.items()}
 
 
 def previous_manifest(release: Release, version: str) -> pa.Table:
@@ -359,17 +359,26 @@ def publish(params: Params, target: Target) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def reported(what: str, hub: HubParams) -> Iterator[None]:
+    """A failure of the Hub, the clients or the network becomes one message, not a traceback."""
+    try:
+        yield
+    except StageError:
+        raise
+    except Exception as exc:
+        where = "the embedded Hub" if hub.endpoint == "embedded" else hub.endpoint
+        raise StageError(f"{what} on {where} failed: {type(exc).__name__}: {exc}") from None
+
+
 def run(params: Params) -> str:
     started = time.monotonic()
-    with connect(params.hub) as target:
-        try:
-            receipt = publish(params, target)
-        except StageError:
-            raise
-        except Exception as exc:
-            raise StageError(f"publishing to {target.label} failed: {type(exc).__name__}: {exc}") from None
+    with reported("publishing", params.hub), connect(params.hub) as target:
+        receipt = publish(params, target)
         label = target.label
-    receipt["published_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # An unchanged release was published earlier: this run only checked it.
+    moment = "published_at" if receipt["outcome"] == "published" else "checked_at"
+    receipt[moment] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     write_json(RECEIPT, receipt)
     write_metrics(STAGE, {
         "rows_by_split": receipt["rows_by_split"],
@@ -390,17 +399,19 @@ def run(params: Params) -> str:
 
 
 def fetch_manifest(params: Params, version: str, destination: Path) -> str:
-    with connect(params.hub) as target:
+    with reported(f"fetching the manifest of v{version.removeprefix('v')}", params.hub), \
+            connect(params.hub) as target:
         table = previous_manifest(Release(target, params), version.removeprefix("v"))
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, destination)
+    with atomic_path(destination) as tmp:
+        pq.write_table(table, tmp)
     return f"publish: wrote the manifest of v{version.removeprefix('v')} ({table.num_rows:,} rows) to {destination}"
 
 
 def changelog(params: Params, old: str, new: str) -> str:
     from pipeline.changelog import diff, render_markdown
 
-    with connect(params.hub) as target:
+    with reported(f"comparing v{old.removeprefix('v')} and v{new.removeprefix('v')}", params.hub), \
+            connect(params.hub) as target:
         release = Release(target, params)
         before = previous_manifest(release, old.removeprefix("v"))
         after = previous_manifest(release, new.removeprefix("v"))

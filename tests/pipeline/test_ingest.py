@@ -59,6 +59,8 @@ def fails_on(tmp_path, monkeypatch, content: bytes | None, **ingest_params) -> s
                      id="blank-lines-skipped-but-counted"),
         pytest.param(b"French;English\nBonjour;Hello\n", [(2, "Hello", "Bonjour")], id="columns-found-by-name"),
         pytest.param(b"English;French\nProblem Motivation;\n", [(2, "Problem Motivation", None)], id="empty-french"),
+        pytest.param(b"English;French\nHello;Bonjour\n;\nYes;Oui\n", [(2, "Hello", "Bonjour"), (3, None, None),
+                     (4, "Yes", "Oui")], id="record-of-empty-fields-is-kept"),
     ],
 )
 def test_reads_dialects(tmp_path, monkeypatch, content, expected):

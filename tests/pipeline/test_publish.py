@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -118,7 +119,7 @@ def test_minor_release_adds_rows_moves_none_and_both_tags_keep_their_content(tmp
     changelog = (tmp_path / "c" / "dist" / "hub" / "CHANGELOG.md").read_text()
     assert re.search(r"moved[^\n]*\b0\b|\b0\b[^\n]*moved", changelog, re.IGNORECASE), changelog
     diff = publish.changelog(second, "1.0.0", "1.1.0")
-    assert "1.0.0" in diff and "1.1.0" in diff
+    assert re.search(r"- added: 2\b", diff) and "- moved between splits: 0" in diff and "- removed: 0" in diff
 
 
 def test_without_pinning_a_second_release_is_refused(tmp_path, monkeypatch, hub, repo_id):
@@ -208,3 +209,14 @@ def test_a_private_release_is_verified_with_the_token_and_hidden_without(tmp_pat
     assert HfApi(token=hub.read_token).dataset_info(repo_id, revision="v1.0.0").private is True
     with pytest.raises(RepositoryNotFoundError):
         HfApi(token=False).dataset_info(repo_id, revision="v1.0.0")
+
+
+def test_fetching_an_unreleased_version_says_so(tmp_path, monkeypatch, hub, repo_id):
+    params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
+    publish.run(params)
+    destination = tmp_path / "previous-manifest.parquet"
+    with pytest.raises(StageError, match=r"fetching the manifest of v9\.9\.9 on http://127\.0\.0\.1:\d+ failed"):
+        publish.fetch_manifest(params, "9.9.9", destination)
+    assert not destination.exists()
+    publish.fetch_manifest(params, "v1.0.0", destination)
+    assert pq.read_table(destination).equals(pq.read_table(tmp_path / "dist" / "hub" / "manifest.parquet"))
