@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 from pathlib import Path
 
@@ -101,3 +102,43 @@ def test_bad_params_fail_with_the_key_and_valid_choices(tmp_path, text, message)
     with pytest.raises(ParamsError) as failure:
         load_params(path)
     assert message in str(failure.value)
+
+
+def _project_imports(path: Path) -> set[str]:
+    """The repo's own modules that `path` imports, as module names."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found |= {name for name in names if name.split(".")[0] in PACKAGES and _source(name)}
+    return found
+
+
+def _source(module: str) -> Path | None:
+    base = REPO / module.replace(".", "/")
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+PACKAGES = {"pipeline", "schema", "localhub"}
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_stage_depends_on_all_the_code_it_runs(stage):
+    """Editing any module a stage imports, directly or not, must make DVC run the stage again."""
+    seen, todo = set(), [f"pipeline.{stage}"]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(_project_imports(_source(module)))
+    deps = [Path(dep) for dep in STAGES[stage]["deps"]]
+    files = {_source(module).relative_to(REPO) for module in seen} - {Path(package, "__init__.py") for package in PACKAGES}
+    missing = sorted(str(file) for file in files if not any(file == dep or dep in file.parents for dep in deps))
+    assert not missing, f"{stage} runs code it does not declare as a dependency: {missing}"
