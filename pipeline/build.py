@@ -269,7 +269,8 @@ def _example(batch: pa.RecordBatch, readable: bool) -> Example | None:
     if not batch.num_rows:
         return None
     row = batch.slice(0, 1).to_pylist()[0]
-    return Example(id=row["id"], split=row["split"], line=row["line"], english=row["english"], french=row["french"])
+    return Example(id=row["id"], split=row["split"], line=row["line"], english=row["english"], french=row["french"],
+                   flags=row["flags"])
 
 
 @dataclass
@@ -475,9 +476,13 @@ def build(params: Params, source: Path = SPLIT_TABLE, template_path: Path = TEMP
         (staging / "CHANGELOG.md").write_text(f"# Changelog\n\n{changes_markdown}", encoding="utf-8")
         if params.build.verify:
             verify(staging, written.summaries)
+        # The previous release is moved aside, not deleted, until the new one is in place.
+        previous_build = output.with_name(f".{output.name}-previous")
+        shutil.rmtree(previous_build, ignore_errors=True)
         if output.exists():
-            shutil.rmtree(output)
+            os.replace(output, previous_build)
         os.replace(staging, output)
+        shutil.rmtree(previous_build, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     write_plots(written.summaries, plots_dir)

@@ -98,12 +98,6 @@ def read_batches(path: Path, batch_rows: int = 65_536, columns: list[str] | None
                                                                                          columns=columns)
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            yield json.loads(line)
-
-
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, read_batches, read_metrics, run_stage, write_metrics
 from pipeline.parallel import ordered_map, worker_count
@@ -133,6 +134,7 @@ def run(params: Params) -> str:
     settings = params.validate_
     if not INGESTED.is_file():
         raise StageError(f"{INGESTED}: no such file; run the ingest stage first (dvc repro ingest)")
+    _check_rows_in(pq.ParquetFile(INGESTED).metadata.num_rows)
     progress = Progress(STAGE)
     rejected_by_reason: Counter[str] = Counter()
     flagged_by_reason: Counter[str] = Counter()
@@ -150,7 +152,6 @@ def run(params: Params) -> str:
             flagged_by_reason.update(pc.list_flatten(kept.column("flags")).to_pylist())
             rows_in += kept.num_rows + len(batch_rejects)
             progress.update(rows_in)
-    _check_rows_in(rows_in)
     rate = rejects.count / rows_in if rows_in else 0.0
     write_metrics(
         STAGE,

@@ -90,6 +90,7 @@ class Example(Model):
     line: int
     english: str
     french: str
+    flags: list[str]
 
 
 class QualityFacts(Model):
@@ -238,7 +239,7 @@ class CardFacts(Model):
 
     def _example(self) -> str:
         row = {"id": self.example.id, "translation": {"en": self.example.english, "fr": self.example.french},
-               "line": self.example.line, "flags": []}
+               "line": self.example.line, "flags": self.example.flags}
         return json.dumps(row, ensure_ascii=False, indent=2)
 
     def _splits_table(self) -> str:

@@ -105,7 +105,8 @@ def row_id(english_key: str, french_key: str) -> str:
 
 
 def build_manifest(rows: pa.Table | pa.RecordBatch) -> pa.Table:
-    """The manifest of released rows (`id, split, english, french, english_key, french_key`), sorted by id."""
+    """The manifest (`id, split, english_key, french_key, content_sha256`) of released rows, sorted by id; the rows
+    need `id, split, english, french, english_key, french_key`."""
     table = rows if isinstance(rows, pa.Table) else pa.Table.from_batches([rows])
     # content_sha256 is the hash of the released text, `english + "\n" + french` in UTF-8, so a later release can
     # tell a row whose text was edited; the two sides are joined in Arrow rather than row by row in Python.

@@ -190,8 +190,9 @@ def test_plots_are_shares_per_split(built):
         assert sum(float(row[split]) for row in rows) == pytest.approx(100, abs=0.01)
 
 
-def test_a_bad_template_fails_before_anything_is_written(tmp_path):
+def test_a_bad_template_fails_before_anything_is_written(tmp_path, monkeypatch):
     stage_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
     template = tmp_path / "card.md"
     template.write_text("---\n${front_matter}---\n${no_such_fact}\n", encoding="utf-8")
     with pytest.raises(StageError, match="unknown placeholders no_such_fact"):

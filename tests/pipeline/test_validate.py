@@ -172,6 +172,7 @@ def test_rows_in_must_match_ingest(tmp_path, monkeypatch):
     (tmp_path / "metrics" / "ingest.json").write_text(json.dumps({"rows": 9}))
     with pytest.raises(StageError, match="rerun ingest"):
         validate.run(params)
+    assert not (tmp_path / validate.VALIDATED).exists() and not (tmp_path / validate.REJECTS).exists()
 
 
 def test_the_stage_does_not_import_datasets():

@@ -17,7 +17,7 @@ def facts() -> CardFacts:
         splits=[SplitFacts(name=name, rows=rows, num_bytes=10 * rows, download_bytes=rows, shards=1, english=lengths,
                            french=lengths, french_english_ratio=1.1)
                 for name, rows in (("train", 8), ("validation", 1), ("test", 1))],
-        example=Example(id="nyu-enfr-v1:00", split="train", line=2, english="Week 1", french="Semaine 1"),
+        example=Example(id="nyu-enfr-v1:00", split="train", line=2, english="Week 1", french="Semaine 1", flags=[]),
         quality=QualityFacts(records=12, ingest_rejected=1, validate_rejected=1, ingest_rejected_by_reason={},
                              validate_rejected_by_reason={"markup": 1}, flagged_by_reason={}, duplicates_merged=0,
                              cross_split_links=0, pinned=0),
