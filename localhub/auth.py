@@ -39,7 +39,3 @@ class Authenticator:
         if found is None:
             raise InvalidToken
         return found
-
-    @property
-    def has_writer(self) -> bool:
-        return any(token.write for token in self._tokens.values())

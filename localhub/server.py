@@ -80,10 +80,6 @@ class LocalHub:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    @property
-    def read_only(self) -> bool:
-        return not self._auth.has_writer
-
     def start(self) -> LocalHub:
         if self._server is not None:
             raise RuntimeError("LocalHub is already running")
