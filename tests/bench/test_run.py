@@ -33,7 +33,9 @@ def test_bench_runs_at_2000_rows(tmp_path):
     values = {name: float(value) for name, value in summary.groupdict().items()}
     assert values["rows"] == 2000
     assert all(math.isfinite(value) and value > 0 for value in values.values())
-    assert math.isclose(values["ratio_floor"], values["pipeline_s"] / values["floor_s"], rel_tol=0.02)
-    assert math.isclose(values["speedup_baseline"], values["baseline_s"] / values["pipeline_s"], rel_tol=0.02)
+    # The line prints two decimals: ratios recomputed from the printed times agree up to that rounding.
+    assert math.isclose(values["ratio_floor"], values["pipeline_s"] / values["floor_s"], rel_tol=0.02, abs_tol=0.01)
+    assert math.isclose(values["speedup_baseline"], values["baseline_s"] / values["pipeline_s"], rel_tol=0.02,
+                        abs_tol=0.01)
     # The temporary work directory is removed, and nothing is written where the benchmark was started.
     assert not any(tmp_path.iterdir())
