@@ -20,9 +20,7 @@ from pipeline.io import StageError
 from pipeline.split import SCHEMA, split_file
 from schema.manifest import MANIFEST_FILE, build_manifest, matching_key, row_id
 from schema.params import SPLITS, SplitParams
-
-ROOT = Path(__file__).resolve().parents[2]
-RECONSTRUCTION = ROOT.parent / "shared" / "data" / "nyu-dlsp20-en-fr.csv"
+from tests.helpers import reconstruction
 
 Row = tuple[int, str, str]
 
@@ -337,7 +335,7 @@ def test_output_schema_is_the_contract(tmp_path: Path) -> None:
 
 def _reconstruction_rows() -> list[Row]:
     rows = []
-    with RECONSTRUCTION.open(encoding="utf-8-sig", newline="") as file:
+    with reconstruction().open(encoding="utf-8-sig", newline="") as file:
         records = csv.reader(file, delimiter=";")
         next(records)
         for line, record in enumerate(records, start=2):
@@ -347,7 +345,6 @@ def _reconstruction_rows() -> list[Row]:
     return rows
 
 
-@pytest.mark.skipif(not RECONSTRUCTION.is_file(), reason=f"the reconstructed corpus is not at {RECONSTRUCTION}")
 def test_reconstruction_is_split_without_leaks(tmp_path: Path) -> None:
     rows = _reconstruction_rows()
     run = Run(tmp_path, rows, SplitParams())
