@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, run_stage, write_metrics
 from pipeline.parallel import ordered_map, worker_count
-from schema.manifest import ID_PREFIX, ManifestError, id_digest, matching_keys, read_manifest, side_digest
+from schema.manifest import ID_PREFIX, ManifestError, id_digests, matching_keys, read_manifest, side_digests
 from schema.params import SPLITS, Params, SplitParams
 
 STAGE = "split"
@@ -81,12 +81,11 @@ def key_batch(batch: pa.RecordBatch, first_row: int) -> tuple[pa.RecordBatch, Ro
     """Adds `english_key`, `french_key`, `id` and the input position `row` to validated rows, with their hashes."""
     english_keys = matching_keys(batch["english"])
     french_keys = matching_keys(batch["french"])
-    english_digests = [side_digest(key) for key in english_keys.cast(pa.binary()).to_pylist()]
-    french_digests = [side_digest(key) for key in french_keys.cast(pa.binary()).to_pylist()]
-    id_digests = list(map(id_digest, english_digests, french_digests))
+    english_digests, french_digests = side_digests(english_keys), side_digests(french_keys)
+    ids = id_digests(english_digests, french_digests)
     keyed = pa.record_batch(
         [
-            pc.binary_join_element_wise(ID_PREFIX, pa.array([digest.hex() for digest in id_digests], pa.string()), ""),
+            pc.binary_join_element_wise(ID_PREFIX, pa.array([digest.hex() for digest in ids], pa.string()), ""),
             batch["line"],
             batch["english"],
             batch["french"],
@@ -97,7 +96,7 @@ def key_batch(batch: pa.RecordBatch, first_row: int) -> tuple[pa.RecordBatch, Ro
         ],
         schema=_KEYED,
     )
-    return keyed, RowHashes(_u64(english_digests), _u64(french_digests), _u64(id_digests))
+    return keyed, RowHashes(_u64(english_digests), _u64(french_digests), _u64(ids))
 
 
 @dataclass(frozen=True)
@@ -207,7 +206,7 @@ def pins_from(batches: Iterator[pa.RecordBatch]) -> Pins:
             raise StageError(f"previous manifest: unknown split {sorted(unknown)[0]!r}; expected {', '.join(SPLITS)}")
         codes = np.array([code_of[name] for name in batch["split"].to_pylist()], dtype=np.int8)
         for side, parts in sides.items():
-            parts.append((_u64([side_digest(key.encode()) for key in batch[side].to_pylist()]), codes))
+            parts.append((_u64(side_digests(batch[side])), codes))
     resolved = []
     for side, parts in sides.items():
         keys = np.concatenate([part[0] for part in parts]) if parts else np.empty(0, np.uint64)

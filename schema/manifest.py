@@ -30,6 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from schema.pair import replace_where
+
 ALGORITHM = "nyu-enfr-v1"
 ID_PREFIX = ALGORITHM + ":"
 ID_BYTES = 12
@@ -51,11 +53,10 @@ _VARIANTS: tuple[tuple[str, str], ...] = tuple(
     for variant in variants
 ) + (("…", "..."), ("ß", "ss"), ("ς", "σ"), ("ſ", "s"), ("ﬀ", "ff"), ("ﬁ", "fi"), ("ﬂ", "fl"), ("ﬃ", "ffi"), ("ﬄ", "ffl"))
 _VARIANTS += (("`", "'"),)
-_SPACING: tuple[tuple[str, str], ...] = (*((" " + mark, mark) for mark in '?!:;)"'), *((mark + " ", mark) for mark in '("'))
-_NEEDS_REWRITE = (
-    "[" + "".join(variant[0] for variant, _ in _VARIANTS) + "]"
-    + "".join("|" + "".join(f"\\x{{{ord(char):x}}}" for char in spaced) for spaced, _ in _SPACING)
-)
+_VARIANT = "[" + "".join(f"\\x{{{ord(variant[0]):x}}}" for variant, _ in _VARIANTS) + "]"
+# Step 3 in RE2: a space before one of ?!:;)" goes, then a space after ( or ". On text with single spaces this is
+# what replacing each spaced mark in turn gives.
+_SPACED_BEFORE, _SPACED_AFTER = r' ([?!:;)"])', r'([("]) '
 _TRAILING = " .!?;:,"
 _ID_SALT = ALGORITHM.encode() + b"\n"
 
@@ -66,42 +67,48 @@ def matching_key(text: str) -> str:
 
 
 def matching_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """`matching_key` of every text, vectorised in Arrow; only texts with a variant or a spaced mark visit Python."""
+    """`matching_key` of every text, vectorised in Arrow; only texts with a typographic variant visit Python."""
     keys = pc.utf8_lower(texts)
     if isinstance(keys, pa.ChunkedArray):
         keys = keys.combine_chunks()
-    touched = pc.match_substring_regex(keys, _NEEDS_REWRITE)
-    if pc.any(touched).as_py():
-        rewritten = [_rewrite(text) for text in keys.filter(touched).to_pylist()]
-        keys = pc.replace_with_mask(keys, touched, pa.array(rewritten, pa.string()))
+    varied = pc.fill_null(pc.match_substring_regex(keys, _VARIANT), False)
+    if pc.any(varied).as_py():
+        keys = replace_where(keys, varied, pa.array([_plain(text) for text in keys.filter(varied).to_pylist()], pa.string()))
+    spaced = pc.fill_null(pc.match_substring_regex(keys, f"{_SPACED_BEFORE}|{_SPACED_AFTER}"), False)
+    if pc.any(spaced).as_py():
+        tightened = pc.replace_substring_regex(keys.filter(spaced), _SPACED_BEFORE, r"\1")
+        keys = replace_where(keys, spaced, pc.replace_substring_regex(tightened, _SPACED_AFTER, r"\1"))
     return pc.utf8_ltrim(pc.utf8_rtrim(keys, characters=_TRAILING), characters=" ")
 
 
-def _rewrite(text: str) -> str:
-    mapped = False
+def _plain(text: str) -> str:
+    """Step 2 on one text: its typographic variants in ASCII form, and single spaces again."""
     for variant, plain in _VARIANTS:
         if variant in text:
             text = text.replace(variant, plain)
-            mapped = True
     # Validated text has single spaces; the mapped no-break spaces can make doubles again.
-    while mapped and "  " in text:
+    while "  " in text:
         text = text.replace("  ", " ")
-    for spaced, tight in _SPACING:
-        text = text.replace(spaced, tight)
     return text
 
 
-def side_digest(key: bytes) -> bytes:
-    return hashlib.sha256(key).digest()
+def side_digests(keys: pa.Array | list[str]) -> list[bytes]:
+    """sha256 of each matching key, UTF-8 encoded."""
+    encoded = keys.cast(pa.binary()).to_pylist() if isinstance(keys, pa.Array) else [key.encode() for key in keys]
+    sha256 = hashlib.sha256
+    return [sha256(key).digest() for key in encoded]
 
 
-def id_digest(english_digest: bytes, french_digest: bytes) -> bytes:
-    """The truncated id hash of a pair, from the sha256 digests of its two keys."""
-    return hashlib.sha256(_ID_SALT + english_digest + french_digest).digest()[:ID_BYTES]
+def id_digests(english_digests: list[bytes], french_digests: list[bytes]) -> list[bytes]:
+    """The truncated id hash of each pair, from the sha256 digests of its two keys."""
+    sha256, salt = hashlib.sha256, _ID_SALT
+    return [sha256(salt + english + french).digest()[:ID_BYTES]
+            for english, french in zip(english_digests, french_digests, strict=True)]
 
 
 def row_id(english_key: str, french_key: str) -> str:
-    return ID_PREFIX + id_digest(side_digest(english_key.encode()), side_digest(french_key.encode())).hex()
+    (digest,) = id_digests(side_digests([english_key]), side_digests([french_key]))
+    return ID_PREFIX + digest.hex()
 
 
 def build_manifest(rows: pa.Table | pa.RecordBatch) -> pa.Table:

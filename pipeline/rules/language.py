@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -60,34 +62,78 @@ FUNCTION_WORDS = {
 SETTLED_MARGIN = 1
 
 
-def identify(texts: pa.Array, params: ValidateParams, expected: str | None = None) -> list[tuple[str, float] | None]:
-    """(language, probability) per text, None where too little prose is left to judge.
+@dataclass(frozen=True)
+class Verdicts:
+    """Per text, the language it reads as and the probability of that reading; both null where there is too little
+    prose to judge."""
+
+    language: pa.Array
+    probability: pa.Array
+
+    def reads_as(self, language: str, min_probability: float) -> pa.Array:
+        """Whether each text reads as `language` with at least `min_probability` (false where not judged)."""
+        sure = pc.and_(pc.equal(self.language, language), pc.greater_equal(self.probability, min_probability))
+        return pc.fill_null(sure, False)
+
+
+def _settled(texts: pa.Array, expected: str, max_chars: int) -> pa.Array:
+    """Texts whose function words plainly belong to `expected` (see FUNCTION_WORDS).
+
+    Counting matches costs a regex search per match; knowing whether a text has any costs one scan. Nearly every
+    text has its own language's words and none of the other's, which settles it (1 ≥ 1 + 2 × 0); only the rest
+    are counted.
+    """
+    other = "fr" if expected == "en" else "en"
+    raw = pc.utf8_slice_codeunits(texts, 0, _RAW_PER_PROSE_CHAR * max_chars)
+    own_any = pc.match_substring_regex(raw, FUNCTION_WORDS[expected])
+    other_any = pc.match_substring_regex(raw, FUNCTION_WORDS[other])
+    settled = pc.fill_null(pc.and_(own_any, pc.invert(other_any)), False)
+    mixed = pc.indices_nonzero(pc.fill_null(pc.and_(own_any, other_any), False))
+    if len(mixed):
+        both = raw.take(mixed)
+        own = pc.count_substring_regex(both, FUNCTION_WORDS[expected])
+        theirs = pc.count_substring_regex(both, FUNCTION_WORDS[other])
+        outnumbered = pc.greater_equal(own, pc.add(pc.multiply(theirs, 2), SETTLED_MARGIN))
+        settled = pc.replace_with_mask(settled, _scatter(mixed, len(texts)), outnumbered)
+    return settled
+
+
+def _scatter(positions: pa.Array, length: int) -> pa.Array:
+    """A boolean mask of `length` rows, true at `positions` (ascending)."""
+    mask = np.zeros(length, dtype=bool)
+    mask[positions.to_numpy()] = True
+    return pa.array(mask)
+
+
+def identify(texts: pa.Array, params: ValidateParams, expected: str | None = None) -> Verdicts:
+    """The language of each text, as far as it can be judged.
 
     With `expected` ("en" or "fr"), texts whose function words plainly belong to that language are not sent to
-    the identifier and come back as (expected, 1.0); only the others are cut down to prose, which is the costly
-    part.
+    the identifier and read as `expected` with probability 1; only the others are cut down to prose, which is the
+    costly part.
     """
-    results: list[tuple[str, float] | None] = [None] * len(texts)
-    rest = pc.indices_nonzero(pc.is_valid(texts))
+    language = pa.nulls(len(texts), pa.string())
+    probability = pa.nulls(len(texts), pa.float64())
+    open_ = pc.is_valid(texts)
     if expected is not None:
-        raw = pc.utf8_slice_codeunits(texts, 0, _RAW_PER_PROSE_CHAR * params.language_max_chars)
-        other = "fr" if expected == "en" else "en"
-        own_words = pc.count_substring_regex(raw, FUNCTION_WORDS[expected])
-        other_words = pc.count_substring_regex(raw, FUNCTION_WORDS[other])
-        settled = pc.fill_null(
-            pc.greater_equal(own_words, pc.add(pc.multiply(other_words, 2), SETTLED_MARGIN)), False
-        )
-        for index in pc.indices_nonzero(settled).to_pylist():
-            results[index] = (expected, 1.0)
-        rest = pc.indices_nonzero(pc.and_(pc.is_valid(texts), pc.invert(settled)))
+        settled = _settled(texts, expected, params.language_max_chars)
+        language = pc.if_else(settled, pa.scalar(expected), language)
+        probability = pc.if_else(settled, pa.scalar(1.0), probability)
+        open_ = pc.and_(open_, pc.invert(settled))
+    rest = pc.indices_nonzero(open_)
     if not len(rest):
-        return results
+        return Verdicts(language, probability)
     cut = prose(texts.take(rest), params.language_max_chars)
     judged = pc.fill_null(pc.greater_equal(pc.utf8_length(cut), params.language_min_chars), False)
+    judged_at = rest.filter(judged)
+    if not len(judged_at):
+        return Verdicts(language, probability)
     classify = identifier().classify
-    for index, text in zip(rest.filter(judged).to_pylist(), cut.filter(judged).to_pylist(), strict=True):
-        results[index] = classify(text)
-    return results
+    readings = [classify(text) for text in cut.filter(judged).to_pylist()]
+    mask = _scatter(judged_at, len(texts))
+    language = pc.replace_with_mask(language, mask, pa.array([reading[0] for reading in readings], pa.string()))
+    probability = pc.replace_with_mask(probability, mask, pa.array([float(reading[1]) for reading in readings]))
+    return Verdicts(language, probability)
 
 
 class WrongLanguage(Rule):
@@ -104,16 +150,10 @@ class WrongLanguage(Rule):
     reason = "wrong_language"
 
     def check(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> pa.Array:
-        wrong_english = self._reads_as(identify(english, params, "en"), "fr", params)
-        wrong_french = self._reads_as(identify(french, params, "fr"), "en", params)
+        sure = params.language_min_confidence
+        wrong_english = identify(english, params, "en").reads_as("fr", sure)
+        wrong_french = identify(french, params, "fr").reads_as("en", sure)
         return self.fired(pc.or_(wrong_english, wrong_french))
-
-    @staticmethod
-    def _reads_as(verdicts: list[tuple[str, float] | None], language: str, params: ValidateParams) -> pa.Array:
-        return pa.array(
-            [v is not None and v[0] == language and v[1] >= params.language_min_confidence for v in verdicts],
-            pa.bool_(),
-        )
 
     def explain(self, english: str | None, french: str | None, params: ValidateParams) -> str:
         return self.explain_rows(pa.array([english], pa.string()), pa.array([french], pa.string()), params)[0]
@@ -121,12 +161,13 @@ class WrongLanguage(Rule):
     def explain_rows(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> list[str]:
         # One identification for all reported sides: cutting texts to prose costs a regex compilation per call.
         verdicts = identify(pa.concat_arrays([english, french]), params)
+        readings = list(zip(verdicts.language.to_pylist(), verdicts.probability.to_pylist(), strict=True))
         return [
             "; ".join(
-                f"the {side} side reads as {verdict[0]} (p={verdict[1]:.2f})"
-                for side, expected, verdict in (("English", "en", verdicts[row]),
-                                                ("French", "fr", verdicts[len(english) + row]))
-                if verdict is not None and verdict[0] != expected and verdict[1] >= params.language_min_confidence
+                f"the {side} side reads as {language} (p={probability:.2f})"
+                for side, expected, (language, probability) in (("English", "en", readings[row]),
+                                                                ("French", "fr", readings[len(english) + row]))
+                if language is not None and language != expected and probability >= params.language_min_confidence
             )
             for row in range(len(english))
         ]

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from schema.pair import SCHEMA, Pair, contract_breaks, normalize, normalize_text
+from schema.pair import NFC_STABLE_RANGES, SCHEMA, Pair, contract_breaks, normalize, normalize_text
 
 # Text drawn with the characters that matter here: ASCII and typographic spaces, no-break spaces, combining
 # accents, precomposed letters, apostrophes and guillemets.
@@ -103,3 +103,50 @@ def test_contract_breaks_agree_with_the_model_row_by_row():
         except ValidationError:
             refused.add(position)
     assert set(contract_breaks(batch)) == refused == {1}
+
+
+ROWS = st.lists(
+    st.fixed_dictionaries({
+        "line": st.integers(min_value=-3, max_value=3),
+        "english": st.one_of(st.none(), st.text(max_size=3)),
+        "french": st.one_of(st.none(), st.text(max_size=3)),
+        "flags": st.lists(st.sampled_from(["identical_sides", "markdown_emphasis"]), max_size=2),
+    }),
+    max_size=12,
+)
+
+
+@given(ROWS)
+def test_contract_breaks_refuse_exactly_the_rows_the_model_refuses(rows):
+    schema = pa.schema([field.with_nullable(True) for field in SCHEMA])
+    batch = pa.RecordBatch.from_pylist(rows, schema=schema)
+    refused = set()
+    for position, row in enumerate(rows):
+        try:
+            Pair.model_validate(row)
+        except ValidationError:
+            refused.add(position)
+    assert set(contract_breaks(batch)) == refused
+
+
+def test_nfc_stable_ranges_hold_only_characters_nfc_leaves_alone_in_any_order():
+    # A character composes with the one before it only if it is the second of a canonical pair decomposition.
+    seconds = set()
+    for code in range(0x110000):
+        decomposition = unicodedata.decomposition(chr(code)).split()
+        if len(decomposition) == 2 and not decomposition[0].startswith("<"):
+            seconds.add(int(decomposition[1], 16))
+    seconds.update(range(0x1161, 0x1176))
+    seconds.update(range(0x11A8, 0x11C3))  # Hangul vowels and trailing consonants compose algorithmically
+    unstable = [
+        f"U+{code:04X}"
+        for low, high in NFC_STABLE_RANGES
+        for code in range(low, high + 1)
+        if unicodedata.combining(chr(code)) or unicodedata.normalize("NFC", chr(code)) != chr(code) or code in seconds
+    ]
+    assert not unstable
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8", categories=("L", "M", "N", "P", "S", "Z")), max_size=30))
+def test_only_normalisation_candidates_change_under_nfc(text):
+    assert normalize_text(text) == normalize_text(unicodedata.normalize("NFC", text))
