@@ -241,7 +241,8 @@ class SplitWriter:
     def _open(self) -> ParquetSink:
         index = len(self.summary.files)
         path = self.folder / "data" / f"{self.summary.name}-{index:05d}-of-{self.shards:05d}.parquet"
-        self.sink = ParquetSink(path, SHARD_SCHEMA, compression="zstd", compression_level=self.params.compression_level,
+        self.sink = ParquetSink(path, SHARD_SCHEMA, row_group_rows=self.params.row_group_rows, compression="zstd",
+                                compression_level=self.params.compression_level,
                                 use_content_defined_chunking=_CDC, write_page_index=True).__enter__()
         self.summary.files.append(path)
         return self.sink

@@ -46,14 +46,23 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-class ParquetSink:
-    """Writes record batches to one parquet file, atomically."""
+# Rows per row group of the files passed between stages: a row group is the unit a worker process takes, and a
+# reader's batches never span two, so groups much smaller than a batch multiply the per-batch costs.
+ROW_GROUP_ROWS = 65_536
 
-    def __init__(self, path: Path, schema: pa.Schema, **options: Any) -> None:
+
+class ParquetSink:
+    """Writes record batches to one parquet file, atomically, in row groups of `row_group_rows` (the last one may
+    be smaller), whatever the sizes of the batches it is given."""
+
+    def __init__(self, path: Path, schema: pa.Schema, row_group_rows: int = ROW_GROUP_ROWS, **options: Any) -> None:
         self.path = path
         self.schema = schema
+        self.row_group_rows = row_group_rows
         self.options = {**PARQUET_OPTIONS, **options}
         self.rows = 0
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
 
     def __enter__(self) -> ParquetSink:
         self._atomic = atomic_path(self.path)
@@ -62,13 +71,25 @@ class ParquetSink:
         return self
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
-        if batch.num_rows:
-            self._writer.write(batch)
-            self.rows += batch.num_rows
+        if not batch.num_rows:
+            return
+        self._pending.extend(batch.to_batches() if isinstance(batch, pa.Table) else [batch])
+        self._pending_rows += batch.num_rows
+        self.rows += batch.num_rows
+        while self._pending_rows >= self.row_group_rows:
+            self._flush(self.row_group_rows)
 
-    def __exit__(self, *exc: object) -> None:
+    def _flush(self, rows: int) -> None:
+        table = pa.Table.from_batches(self._pending, self.schema)
+        self._writer.write_table(table.slice(0, rows), row_group_size=rows)
+        rest = table.slice(rows)
+        self._pending, self._pending_rows = rest.to_batches(), rest.num_rows
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None and self._pending_rows:
+            self._flush(self._pending_rows)
         self._writer.close()
-        self._atomic.__exit__(*exc)
+        self._atomic.__exit__(exc_type, *exc)
 
 
 class JsonlSink:

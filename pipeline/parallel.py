@@ -1,5 +1,10 @@
 """Runs a pure batch function over several processes, keeping the input order and a bounded number of batches in
-flight, so memory stays flat whatever the input size."""
+flight, so memory stays flat whatever the input size.
+
+Pickling record batches to and from the workers costs about as much as the work itself, so stages hand out `Part`s
+instead: a worker reads its row group of the input file and writes what it makes to a scratch file, and only the
+paths cross between processes.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,12 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -44,3 +54,48 @@ def ordered_map(function: Callable[[In], Out], items: Iterable[In], workers: int
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+@dataclass(frozen=True)
+class Part:
+    """One row group of a parquet file, and the scratch directory where the worker that takes it writes."""
+
+    source: Path
+    index: int
+    first_row: int
+    scratch: Path
+
+    def batches(self, batch_rows: int, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        file = pq.ParquetFile(self.source, buffer_size=1 << 20, pre_buffer=False)
+        yield from file.iter_batches(batch_size=batch_rows, row_groups=[self.index], columns=columns)
+
+    @property
+    def spill_path(self) -> Path:
+        return self.scratch / f"{self.index:06d}.arrow"
+
+    def spill(self, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Path:
+        """Writes batches to this part's scratch file, to be read back with `unspill`."""
+        with pa.OSFile(str(self.spill_path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+        return self.spill_path
+
+
+def parts(source: Path, scratch: Path) -> list[Part]:
+    """The row groups of `source`, in file order."""
+    metadata = pq.ParquetFile(source).metadata
+    first = 0
+    found = []
+    for index in range(metadata.num_row_groups):
+        found.append(Part(source, index, first, scratch))
+        first += metadata.row_group(index).num_rows
+    return found
+
+
+def unspill(path: Path) -> Iterator[pa.RecordBatch]:
+    """The batches of a scratch file, memory-mapped, then the file is removed."""
+    with pa.memory_map(str(path)) as source:
+        reader = pa.ipc.open_file(source)
+        for index in range(reader.num_record_batches):
+            yield reader.get_batch(index)
+    path.unlink()

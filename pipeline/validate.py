@@ -9,7 +9,9 @@ rules. Kept rows are then checked against the `Pair` model, so the output contra
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, read_batches, read_metrics, run_stage, write_metrics
-from pipeline.parallel import ordered_map, worker_count
+from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, read_metrics, run_stage, write_metrics
+from pipeline.parallel import Part, ordered_map, parts, unspill, worker_count
 from pipeline.rules import RULES, Rule
 from schema.pair import SCHEMA, normalize
 from schema.pair import contract_breaks as contract_breaks_of
@@ -130,6 +132,22 @@ def _contract_reject(batch: pa.RecordBatch, index: int, flags: pa.Scalar, messag
     }
 
 
+def validate_part(part: Part, params: ValidateParams) -> tuple[Path, int, list[dict[str, Any]]]:
+    """Validates one row group of the input into its scratch file; returns the file, its row count and the rejects."""
+    rejects: list[dict[str, Any]] = []
+    kept_rows = 0
+
+    def kept() -> Iterator[pa.RecordBatch]:
+        nonlocal kept_rows
+        for batch in part.batches(params.batch_rows):
+            rows, batch_rejects = validate_batch(batch, params)
+            kept_rows += rows.num_rows
+            rejects.extend(batch_rejects)
+            yield rows
+
+    return part.spill(kept(), SCHEMA), kept_rows, rejects
+
+
 def run(params: Params) -> str:
     settings = params.validate_
     if not INGESTED.is_file():
@@ -140,17 +158,21 @@ def run(params: Params) -> str:
     flagged_by_reason: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
     rows_in = 0
-    with ParquetSink(VALIDATED, SCHEMA) as validated, JsonlSink(REJECTS) as rejects:
-        batches = read_batches(INGESTED, settings.batch_rows)
-        for kept, batch_rejects in ordered_map(partial(validate_batch, params=settings), batches,
-                                               worker_count(settings.workers)):
-            validated.write(kept)
-            for reject in batch_rejects:
+    VALIDATED.parent.mkdir(parents=True, exist_ok=True)
+    with (tempfile.TemporaryDirectory(dir=VALIDATED.parent, prefix=f".{STAGE}-") as scratch,
+          ParquetSink(VALIDATED, SCHEMA) as validated, JsonlSink(REJECTS) as rejects):
+        tasks = parts(INGESTED, Path(scratch))
+        for path, kept_rows, part_rejects in ordered_map(partial(validate_part, params=settings), tasks,
+                                                         worker_count(settings.workers)):
+            for kept in unspill(path):
+                validated.write(kept)
+                for entry in pc.value_counts(pc.list_flatten(kept.column("flags"))).to_pylist():
+                    flagged_by_reason[entry["values"]] += entry["counts"]
+            for reject in part_rejects:
                 rejects.write(reject)
                 rejected_by_reason.update(reject["reasons"])
-            examples.extend(batch_rejects[: 3 - len(examples)])
-            flagged_by_reason.update(pc.list_flatten(kept.column("flags")).to_pylist())
-            rows_in += kept.num_rows + len(batch_rejects)
+            examples.extend(part_rejects[: 3 - len(examples)])
+            rows_in += kept_rows + len(part_rejects)
             progress.update(rows_in)
     rate = rejects.count / rows_in if rows_in else 0.0
     write_metrics(
