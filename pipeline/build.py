@@ -41,7 +41,7 @@ SPLIT_TABLE = Path("data/split.parquet")
 # The template is part of the code, so it is found beside it, whichever directory the stage runs in.
 TEMPLATE = Path(__file__).resolve().parents[1] / "dataset_card.md"
 PLOTS_DIR = Path("plots")
-INPUT_COLUMNS = ["id", "split", "line", "english", "french", "flags", "english_key", "french_key"]
+INPUT_COLUMNS = ["id", "split", "line", "english", "french", "flags", "english_key", "french_key", "content_sha256"]
 _BATCH_ROWS = 32_768
 _RELEASED_COLUMNS = ["id", "line", "english", "french", "flags"]
 

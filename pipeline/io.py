@@ -154,6 +154,23 @@ class Progress:
         return time.monotonic() - self.started
 
 
+class _NoPandas:
+    """An import finder that refuses pandas, so that importing it raises ImportError."""
+
+    @staticmethod
+    def find_spec(name: str, *_: object) -> None:
+        if name.partition(".")[0] == "pandas":
+            raise ImportError("pandas is not used by this process")
+
+
+def without_pandas() -> None:
+    """Makes pandas unimportable in this process. pyarrow imports pandas (0.8 s) the first time it converts Python
+    or NumPy values, only to check whether they are pandas objects, and goes on without it when the import fails.
+    Stages whose code does not use pandas call this first, and every worker process does."""
+    if "pandas" not in sys.modules and not any(isinstance(finder, _NoPandas) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _NoPandas())  # type: ignore[arg-type]
+
+
 def run_stage(stage: str, run: Callable[[Params], str]) -> int:
     """Entry point shared by the stages' `main()`: expected failures print one message and exit 1, no traceback."""
     try:

@@ -20,6 +20,8 @@ from typing import TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.io import without_pandas
+
 In = TypeVar("In")
 Out = TypeVar("Out")
 
@@ -29,31 +31,57 @@ def worker_count(requested: int) -> int:
     return requested or len(os.sched_getaffinity(0))
 
 
-def ordered_map(function: Callable[[In], Out], items: Iterable[In], workers: int) -> Iterator[Out]:
-    """`map(function, items)`, computed on `workers` processes when there is more than one item to share."""
-    items = iter(items)
-    first = next(items, None)
-    if first is None:
-        return
-    second = next(items, None)
-    if workers <= 1 or second is None:
-        yield function(first)
-        if second is not None:
-            yield function(second)
-            yield from map(function, items)
-        return
-    # Spawned, not forked: Arrow's thread pools in this process must not be copied mid-work.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+class Workers:
+    """A pool of `count` processes, started on the first map that has more than one item to share, and reused by the
+    maps after it, so that a stage with several parallel passes starts (and imports in) its workers once."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def map(self, function: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
+        """`map(function, items)` in order, with at most two items per process in flight."""
+        items = iter(items)
+        first = next(items, None)
+        if first is None:
+            return
+        second = next(items, None)
+        if self.count <= 1 or second is None:
+            yield function(first)
+            if second is not None:
+                yield function(second)
+                yield from map(function, items)
+            return
+        pool = self._started()
         pending: deque[Future[Out]] = deque()
         for item in (first, second):
             pending.append(pool.submit(function, item))
         for item in items:
             pending.append(pool.submit(function, item))
-            if len(pending) > 2 * workers:
+            if len(pending) > 2 * self.count:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+    def _started(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # Spawned, not forked: Arrow's thread pools in this process must not be copied mid-work.
+            self._pool = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=without_pandas)
+        return self._pool
+
+
+def ordered_map(function: Callable[[In], Out], items: Iterable[In], workers: int) -> Iterator[Out]:
+    """`map(function, items)`, computed on `workers` processes when there is more than one item to share."""
+    with Workers(workers) as pool:
+        yield from pool.map(function, items)
 
 
 @dataclass(frozen=True)

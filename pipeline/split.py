@@ -11,9 +11,10 @@ When new rows connect keys released in different splits, the pinned splits sprea
 row at a time (breadth first), and every row whose two keys are reached from different splits (or from both at
 once) is reported as a `cross_split_link` and not released, so no key ever appears in two splits.
 
-Memory stays flat in the row count except for three 64-bit hashes per row: the first pass keys each row group of
+Memory stays flat in the row count except for a few 64-bit hashes per row: the first pass keys each row group of
 the input on one of `split.workers` processes and appends its rows, cut into id-range buckets, to a scratch file of
-that process; the second reads, sorts and writes one bucket at a time.
+that process; the second resolves the buckets on the same processes, each sorted in memory and spilled, and this
+process writes them out in id order.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +35,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, run_stage, write_metrics
-from pipeline.parallel import ordered_map, worker_count
-from schema.manifest import ID_PREFIX, ManifestError, id_digests, matching_keys, read_manifest, side_digests
+from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, run_stage, without_pandas, write_metrics
+from pipeline.parallel import Part, Workers, parts, unspill, worker_count
+from schema.manifest import (ID_PREFIX, ManifestError, content_digests, id_digests, matching_keys, read_manifest,
+                             side_digests)
 from schema.params import SPLITS, Params, SplitParams
 
 STAGE = "split"
@@ -54,6 +56,7 @@ SCHEMA = pa.schema(
         pa.field("flags", pa.list_(pa.string()), nullable=False),
         pa.field("english_key", pa.string(), nullable=False),
         pa.field("french_key", pa.string(), nullable=False),
+        pa.field("content_sha256", pa.string(), nullable=False),
     ]
 )
 INPUT_COLUMNS = ["line", "english", "french", "flags"]
@@ -78,7 +81,8 @@ class RowHashes:
 
 
 def key_batch(batch: pa.RecordBatch, first_row: int) -> tuple[pa.RecordBatch, RowHashes]:
-    """Adds `english_key`, `french_key`, `id` and the input position `row` to validated rows, with their hashes."""
+    """Adds `english_key`, `french_key`, `id`, `content_sha256` and the input position `row` to validated rows, with
+    their hashes."""
     english_keys = matching_keys(batch["english"])
     french_keys = matching_keys(batch["french"])
     english_digests, french_digests = side_digests(english_keys), side_digests(french_keys)
@@ -92,6 +96,7 @@ def key_batch(batch: pa.RecordBatch, first_row: int) -> tuple[pa.RecordBatch, Ro
             batch["flags"],
             english_keys,
             french_keys,
+            content_digests(batch["english"], batch["french"]),
             pa.array(np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)),
         ],
         schema=_KEYED,
@@ -99,35 +104,27 @@ def key_batch(batch: pa.RecordBatch, first_row: int) -> tuple[pa.RecordBatch, Ro
     return keyed, RowHashes(_u64(english_digests), _u64(french_digests), _u64(ids))
 
 
-@dataclass(frozen=True)
-class RowGroup:
-    """One row group of the input, which the first pass keys on any process."""
-
-    source: Path
-    index: int
-    first_row: int
-    bits: int
-    scratch: Path
-
-
-def key_row_group(part: RowGroup) -> tuple[Path, RowHashes, list[list[tuple[int, int]]]]:
+def key_part(part: Part, bits: int) -> tuple[Path, RowHashes, list[list[tuple[int, int]]]]:
     """Appends the keyed rows of one row group to the scratch file of this process, one IPC message per bucket met
     in each input batch.
 
     Returns that file, the hashes and, for each bucket, the (offset, size) of its messages. Only these travel back:
-    the text stays on disk, in as many files as there are processes, so that the second pass opens each only once.
+    the text stays on disk, in as many files as there are processes.
     """
     path = part.scratch / f"{os.getpid()}.keyed"
-    file = pq.ParquetFile(part.source, buffer_size=1 << 20, pre_buffer=False)
     parts: list[RowHashes] = []
-    pieces: list[list[tuple[int, int]]] = [[] for _ in range(1 << part.bits)]
+    pieces: list[list[tuple[int, int]]] = [[] for _ in range(1 << bits)]
     with path.open("ab") as sink:
-        for batch in file.iter_batches(batch_size=_BATCH_ROWS, row_groups=[part.index], columns=INPUT_COLUMNS):
+        for batch in part.batches(_BATCH_ROWS, INPUT_COLUMNS):
             keyed, hashes = key_batch(batch, part.first_row + sum(len(hashes.id) for hashes in parts))
             parts.append(hashes)
-            buckets = _bucket_of(hashes.id, part.bits)
-            for index in np.unique(buckets).tolist():
-                message = keyed.filter(pa.array(buckets == index)).serialize()
+            buckets = _bucket_of(hashes.id, bits)
+            # One gather puts each bucket's rows together; its slices are then serialised without copies.
+            order = np.argsort(buckets, kind="stable")
+            grouped = keyed.take(pa.array(order))
+            bounds = np.searchsorted(buckets[order], np.arange((1 << bits) + 1))
+            for index in np.flatnonzero(np.diff(bounds)).tolist():
+                message = grouped.slice(bounds[index], bounds[index + 1] - bounds[index]).serialize()
                 pieces[index].append((sink.tell(), message.size))
                 sink.write(message)
     return path, _concatenated(parts), pieces
@@ -342,38 +339,35 @@ def split_file(source: Path, output: Path, rejects_path: Path, params: SplitPara
     progress = Progress(STAGE, total=2 * rows_in)
     bits = _bucket_bits(source)
     output.parent.mkdir(parents=True, exist_ok=True)
-    metadata = pq.ParquetFile(source).metadata
-    starts = np.cumsum([0] + [metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)])
-    with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{STAGE}-") as scratch, ExitStack() as files:
-        row_groups = [RowGroup(source, index, int(starts[index]), bits, Path(scratch))
-                      for index in range(metadata.num_row_groups)]
-        parts: list[RowHashes] = []
-        pieces: list[tuple[pa.OSFile, list[list[tuple[int, int]]]]] = []
-        opened: dict[Path, pa.OSFile] = {}
-        for path, hashes, buckets in ordered_map(key_row_group, row_groups, worker_count(params.workers)):
-            parts.append(hashes)
-            if path not in opened:
-                opened[path] = files.enter_context(pa.OSFile(str(path)))
-            pieces.append((opened[path], buckets))
-            progress.update(sum(len(part.id) for part in parts))
-        hashes = _concatenated(parts)
-        del parts
+    with (tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{STAGE}-") as scratch,
+          Workers(worker_count(params.workers)) as workers):
+        hashes_parts: list[RowHashes] = []
+        pieces: list[tuple[Path, list[list[tuple[int, int]]]]] = []
+        for path, hashes, buckets in workers.map(partial(key_part, bits=bits), parts(source, Path(scratch))):
+            hashes_parts.append(hashes)
+            pieces.append((path, buckets))
+            progress.update(sum(len(part.id) for part in hashes_parts))
+        hashes = _concatenated(hashes_parts)
+        del hashes_parts
         assignment = assign(hashes, pins, params)
+        buckets = Buckets.of(hashes.id, bits)
         del hashes
         counts = {"released": np.zeros(len(SPLITS), dtype=np.int64), "duplicates": 0, "cross": 0, "pinned": 0}
         done = rows_in
+        tasks = (Bucket(index, Path(scratch), [(path, parts_of[index]) for path, parts_of in pieces],
+                        *buckets.assigned(index, assignment))
+                 for index in range(1 << bits))
         with ParquetSink(output, SCHEMA) as sink, JsonlSink(rejects_path) as rejects:
-            for index in range(1 << bits):
-                bucket = _read_bucket(index, pieces)
-                released, released_rows, reports = resolve_bucket(bucket, assignment)
-                sink.write(released)
-                for report in reports:
+            for resolved in workers.map(resolve_part, tasks):
+                for batch in unspill(resolved.path):
+                    sink.write(batch)
+                for report in resolved.reports:
                     rejects.write(report)
-                counts["released"] += np.bincount(assignment.codes[released_rows], minlength=len(SPLITS))
-                counts["pinned"] += int(assignment.pinned[released_rows].sum())
-                counts["duplicates"] += sum(report["reasons"] == ["duplicate"] for report in reports)
-                counts["cross"] += sum(report["reasons"] == ["cross_split_link"] for report in reports)
-                done += bucket.num_rows
+                counts["released"] += resolved.released
+                counts["pinned"] += resolved.pinned
+                counts["duplicates"] += sum(report["reasons"] == ["duplicate"] for report in resolved.reports)
+                counts["cross"] += sum(report["reasons"] == ["cross_split_link"] for report in resolved.reports)
+                done += resolved.rows
                 progress.update(done)
     by_split = dict(zip(SPLITS, counts["released"].tolist(), strict=True))
     released_rows = sum(by_split.values())
@@ -391,25 +385,83 @@ def split_file(source: Path, output: Path, rejects_path: Path, params: SplitPara
     }
 
 
-def _read_bucket(index: int, pieces: list[tuple[pa.OSFile, list[list[tuple[int, int]]]]]) -> pa.Table:
-    """The keyed rows of one bucket, in input order, read into memory that is freed with the bucket."""
-    return pa.Table.from_batches(
-        [pa.ipc.read_record_batch(file.read_at(size, offset), _KEYED)
-         for file, buckets in pieces for offset, size in buckets[index]],
-        _KEYED,
-    )
+@dataclass(frozen=True)
+class Buckets:
+    """The input rows of each id-range bucket, in input order."""
+
+    order: np.ndarray
+    bounds: np.ndarray
+
+    @classmethod
+    def of(cls, ids: np.ndarray, bits: int) -> Buckets:
+        bucket = _bucket_of(ids, bits)
+        order = np.argsort(bucket, kind="stable")
+        return cls(order, np.searchsorted(bucket[order], np.arange((1 << bits) + 1)))
+
+    def assigned(self, index: int, assignment: Assignment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The input positions of the bucket's rows, and their split codes and pinning."""
+        rows = self.order[self.bounds[index]:self.bounds[index + 1]]
+        return rows, assignment.codes[rows], assignment.pinned[rows]
 
 
-def resolve_bucket(bucket: pa.Table, assignment: Assignment) -> tuple[pa.Table, np.ndarray, list[dict[str, object]]]:
+@dataclass(frozen=True)
+class Bucket:
+    """What the second pass needs to resolve one bucket on any process: where its keyed rows are, and the split
+    code and pinning of each of its input rows (`rows`, ascending)."""
+
+    index: int
+    scratch: Path
+    pieces: list[tuple[Path, list[tuple[int, int]]]]
+    rows: np.ndarray
+    codes: np.ndarray
+    pinned: np.ndarray
+
+    def read(self) -> pa.Table:
+        """The keyed rows of the bucket, in input order."""
+        batches = []
+        for path, messages in self.pieces:
+            if messages:
+                with pa.OSFile(str(path)) as file:
+                    batches += [pa.ipc.read_record_batch(file.read_at(size, offset), _KEYED) for offset, size in messages]
+        return pa.Table.from_batches(batches, _KEYED)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One resolved bucket: its released rows spilled to `path`, how many rows it had, the released count per split,
+    how many of those were pinned, and its reports."""
+
+    path: Path
+    rows: int
+    released: np.ndarray
+    pinned: int
+    reports: list[dict[str, object]]
+
+
+def resolve_part(bucket: Bucket) -> Resolved:
+    """Resolves one bucket and spills its released rows, sorted by id, to the scratch directory."""
+    keyed = bucket.read()
+    released, released_rows, reports = resolve_bucket(keyed, bucket.rows, bucket.codes)
+    at = np.searchsorted(bucket.rows, released_rows)
+    path = bucket.scratch / f"bucket-{bucket.index:06d}.arrow"
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, SCHEMA) as writer:
+        writer.write_table(released)
+    return Resolved(path, keyed.num_rows, np.bincount(bucket.codes[at], minlength=len(SPLITS)),
+                    int(bucket.pinned[at].sum()), reports)
+
+
+def resolve_bucket(bucket: pa.Table, rows: np.ndarray, codes_of_rows: np.ndarray
+                   ) -> tuple[pa.Table, np.ndarray, list[dict[str, object]]]:
     """Keeps the first row of each id by (english, french, line) in its split; reports duplicates and links.
 
-    Returns the released rows sorted by id, their input positions, and the reports.
+    `codes_of_rows[i]` is the split code of input row `rows[i]`. Returns the released rows sorted by id, their
+    input positions, and the reports.
     """
     order = pc.sort_indices(
         bucket, sort_keys=[("id", "ascending"), ("english", "ascending"), ("french", "ascending"), ("line", "ascending")]
     )
     bucket = bucket.take(order)
-    codes = assignment.codes[bucket["row"].to_numpy()]
+    codes = codes_of_rows[np.searchsorted(rows, bucket["row"].to_numpy())]
     ids = bucket["id"].combine_chunks()
     first = np.ones(len(ids), dtype=bool)
     first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
@@ -454,6 +506,7 @@ def run(params: Params) -> str:
 
 
 def main() -> int:
+    without_pandas()
     return run_stage(STAGE, run)
 
 

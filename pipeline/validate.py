@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, read_metrics, run_stage, write_metrics
+from pipeline.io import (REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, read_metrics, run_stage,
+                         without_pandas, write_metrics)
 from pipeline.parallel import Part, ordered_map, parts, unspill, worker_count
 from pipeline.rules import RULES, Rule
 from schema.pair import SCHEMA, normalize
@@ -229,6 +230,7 @@ def _summary(
 
 
 def main() -> int:
+    without_pandas()
     return run_stage(STAGE, run)
 
 

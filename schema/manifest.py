@@ -111,24 +111,18 @@ def row_id(english_key: str, french_key: str) -> str:
     return ID_PREFIX + digest.hex()
 
 
+def content_digests(english: pa.Array | pa.ChunkedArray, french: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """`content_sha256` of each row: the hex sha256 of its released text, `english + "\n" + french` in UTF-8, so that
+    a later release can tell a row whose text was edited. The sides are joined in Arrow, not row by row in Python."""
+    joined = pc.binary_join_element_wise(english, french, "\n").cast(pa.binary())
+    sha256 = hashlib.sha256
+    return pa.array([sha256(text).hexdigest() for text in joined.to_pylist()], pa.string())
+
+
 def build_manifest(rows: pa.Table | pa.RecordBatch) -> pa.Table:
-    """The manifest (`id, split, english_key, french_key, content_sha256`) of released rows, sorted by id; the rows
-    need `id, split, english, french, english_key, french_key`."""
+    """The manifest of released rows, sorted by id; the rows need the manifest's columns (see `SCHEMA`)."""
     table = rows if isinstance(rows, pa.Table) else pa.Table.from_batches([rows])
-    # content_sha256 is the hash of the released text, `english + "\n" + french` in UTF-8, so a later release can
-    # tell a row whose text was edited; the two sides are joined in Arrow rather than row by row in Python.
-    joined = pc.binary_join_element_wise(table["english"], table["french"], "\n").cast(pa.binary())
-    digests = [hashlib.sha256(text).hexdigest() for text in joined.to_pylist()]
-    manifest = pa.table(
-        {
-            "id": table["id"],
-            "split": table["split"],
-            "english_key": table["english_key"],
-            "french_key": table["french_key"],
-            "content_sha256": pa.array(digests, pa.string()),
-        }
-    )
-    return manifest.cast(SCHEMA).sort_by("id")
+    return table.select(SCHEMA.names).cast(SCHEMA).sort_by("id")
 
 
 class ManifestError(Exception):

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline import changelog
 from pipeline.changelog import diff, render_markdown
-from schema.manifest import build_manifest, matching_key, row_id
+from schema.manifest import build_manifest, content_digests, matching_key, row_id
 
 RELEASED = [
     ("train", "Week 1", "Semaine 1"),
@@ -21,13 +21,13 @@ RELEASED = [
 def manifest(rows: list[tuple[str, str, str]]) -> pa.Table:
     english_keys = [matching_key(english) for _, english, _ in rows]
     french_keys = [matching_key(french) for _, _, french in rows]
+    english, french = pa.array([english for _, english, _ in rows]), pa.array([french for _, _, french in rows])
     return build_manifest(pa.table({
         "id": [row_id(e, f) for e, f in zip(english_keys, french_keys)],
         "split": [split for split, _, _ in rows],
-        "english": [english for _, english, _ in rows],
-        "french": [french for _, _, french in rows],
         "english_key": english_keys,
         "french_key": french_keys,
+        "content_sha256": content_digests(english, french),
     }))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pyarrow as pa
 import pytest
@@ -30,3 +31,13 @@ def test_results_keep_the_input_order(items, workers):
 def test_worker_count_defaults_to_the_available_cores():
     assert worker_count(3) == 3
     assert worker_count(0) == len(os.sched_getaffinity(0))
+
+
+def pandas_after_conversion(batch: pa.RecordBatch) -> bool:
+    pa.array([value for value in batch.column(0).to_pylist()])
+    return "pandas" in sys.modules
+
+
+def test_workers_never_import_pandas():
+    batches = [pa.record_batch([pa.array([index])], names=["n"]) for index in range(4)]
+    assert not any(ordered_map(pandas_after_conversion, batches, 2))

@@ -13,6 +13,7 @@ from schema.manifest import (
     SCHEMA,
     ManifestError,
     build_manifest,
+    content_digests,
     matching_key,
     read_manifest,
     row_id,
@@ -67,20 +68,22 @@ def test_id_depends_on_which_side_a_text_is() -> None:
 
 
 def _split_rows() -> pa.Table:
+    english, french = pa.array(["Week 2", "Week 1"]), pa.array(["Semaine 2", "Semaine 1"])
     return pa.table(
         {
             "id": [row_id("week 2", "semaine 2"), row_id("week 1", "semaine 1")],
             "split": ["test", "train"],
             "line": [3, 2],
-            "english": ["Week 2", "Week 1"],
-            "french": ["Semaine 2", "Semaine 1"],
+            "english": english,
+            "french": french,
             "english_key": ["week 2", "week 1"],
             "french_key": ["semaine 2", "semaine 1"],
+            "content_sha256": content_digests(english, french),
         }
     )
 
 
-def test_build_manifest_hashes_the_released_text_and_sorts_by_id() -> None:
+def test_build_manifest_keeps_the_released_text_hash_and_sorts_by_id() -> None:
     manifest = build_manifest(_split_rows())
     assert manifest.schema == SCHEMA
     assert manifest["id"].to_pylist() == sorted(_split_rows()["id"].to_pylist())
