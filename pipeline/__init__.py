@@ -1,0 +1,8 @@
+"""The release pipeline: one module per DVC stage (ingest, validate, split, build, publish) and what they share."""
+
+import os
+
+# Arrow reads its allocator from this variable when pyarrow is first imported, which in a stage (and in its
+# spawned workers, which inherit the environment) happens after this line. jemalloc hands freed memory back
+# sooner than the default, mimalloc: on the 1M-row benchmark each stage peaks 50 to 100 MiB lower, as fast.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")

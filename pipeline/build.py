@@ -19,6 +19,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,9 @@ SHARD_SCHEMA = pa.schema(
 # The options `datasets` itself writes Hub shards with: content-defined pages let the Hub's storage keep the
 # pages of unchanged rows from one release to the next, and the page index lets readers skip pages.
 _CDC = {"min_chunk_size": 256 * 1024, "max_chunk_size": 1024 * 1024, "norm_level": 0}
+
+# Shards of one split being written at once; each holds at most two row groups in memory.
+_SHARDS_IN_FLIGHT = 2
 
 # Histogram bins of the DVC plots: pairs longer than the last bound share the last bin.
 _LENGTH_BIN_CHARS = 20
@@ -196,15 +200,20 @@ class WriteBehind:
 
 
 class SplitWriter:
-    """Writes one split's rows into `data/<split>-NNNNN-of-MMMMM.parquet`, in row groups of fixed size."""
+    """Writes one split's rows into `data/<split>-NNNNN-of-MMMMM.parquet`, in row groups of fixed size.
 
-    def __init__(self, folder: Path, summary: SplitSummary, rows: int, params: BuildParams,
-                 background: WriteBehind) -> None:
-        self.folder, self.summary, self.params, self.background = folder, summary, params, background
+    Each shard is encoded and compressed on a thread of its own, and the next shard starts while the last one is
+    still being written, with at most `_SHARDS_IN_FLIGHT` shards open: a split's shards are then compressed side
+    by side instead of one after the other.
+    """
+
+    def __init__(self, folder: Path, summary: SplitSummary, rows: int, params: BuildParams) -> None:
+        self.folder, self.summary, self.params = folder, summary, params
         self.shards = max(1, math.ceil(rows / params.shard_rows))
         self.pending: list[pa.RecordBatch] = []
         self.pending_rows = 0
         self.sink: ParquetSink | None = None
+        self.lanes: deque[WriteBehind] = deque()
         self.in_shard = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -213,14 +222,23 @@ class SplitWriter:
         while self.pending_rows >= self._next_group_rows():
             self._flush(self._next_group_rows())
 
-    def close(self) -> None:
-        if self.pending_rows:
-            self._flush(self.pending_rows)
-        if not self.summary.files:
-            self._open()
-        if self.sink is not None:
-            self.background(self.sink.__exit__, None, None, None)
-            self.sink = None
+    def __enter__(self) -> SplitWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        """Writes what is pending and waits for every shard; after an error, only waits."""
+        try:
+            if exc_type is None:
+                if self.pending_rows:
+                    self._flush(self.pending_rows)
+                if not self.summary.files:
+                    self._open()
+                if self.sink is not None:
+                    self.lanes[-1](self.sink.__exit__, None, None, None)
+                    self.sink = None
+        finally:
+            while self.lanes:
+                self.lanes.popleft().__exit__(exc_type, None, None)
 
     def _next_group_rows(self) -> int:
         return min(self.params.row_group_rows, self.params.shard_rows - self.in_shard)
@@ -230,15 +248,19 @@ class SplitWriter:
         group, rest = table.slice(0, rows).combine_chunks(), table.slice(rows)
         self.pending, self.pending_rows = rest.to_batches(), rest.num_rows
         sink = self.sink or self._open()
-        self.background(sink.write, group)
+        lane = self.lanes[-1]
+        lane(sink.write, group)
         self.summary.rows += group.num_rows
         self.summary.num_bytes += group.nbytes
         self.in_shard += group.num_rows
         if self.in_shard == self.params.shard_rows:
-            self.background(sink.__exit__, None, None, None)
+            lane(sink.__exit__, None, None, None)
             self.sink, self.in_shard = None, 0
 
     def _open(self) -> ParquetSink:
+        if len(self.lanes) >= _SHARDS_IN_FLIGHT:
+            self.lanes.popleft().__exit__(None, None, None)
+        self.lanes.append(WriteBehind())
         index = len(self.summary.files)
         path = self.folder / "data" / f"{self.summary.name}-{index:05d}-of-{self.shards:05d}.parquet"
         self.sink = ParquetSink(path, SHARD_SCHEMA, row_group_rows=self.params.row_group_rows, compression="zstd",
@@ -291,11 +313,11 @@ def write_release(source: Path, folder: Path, params: BuildParams, version: str)
     first: Example | None = None
     done = 0
     manifest_schema = MANIFEST_SCHEMA.with_metadata({changelog.VERSION_METADATA: version.encode()})
-    # The manifest and the shards cost about as much to compress: each has its own thread.
+    # The manifest is compressed on a thread of its own, the shards on theirs (see SplitWriter).
     with (ParquetSink(folder / MANIFEST_FILE, manifest_schema, compression="zstd",
                       compression_level=params.compression_level) as manifest,
-          WriteBehind() as manifest_writes, WriteBehind() as shard_writes):
-        writers = {name: SplitWriter(folder, summaries[name], expected[name], params, shard_writes)
+          WriteBehind() as manifest_writes, ExitStack() as shard_writers):
+        writers = {name: shard_writers.enter_context(SplitWriter(folder, summaries[name], expected[name], params))
                    for name in released}
         for batch in read_batches(source, _BATCH_ROWS, INPUT_COLUMNS):
             manifest_writes(manifest.write, build_manifest(batch).replace_schema_metadata(manifest_schema.metadata))
@@ -311,8 +333,6 @@ def write_release(source: Path, folder: Path, params: BuildParams, version: str)
                     writers[name].write(shard_batch(part))
             done += batch.num_rows
             progress.update(done)
-        for writer in writers.values():
-            writer.close()
     chosen = example or first
     if chosen is None:
         raise StageError(f"{source}: no rows to release; check metrics/validate.json and metrics/split.json")
