@@ -227,49 +227,88 @@ class Assignment:
     groups: int
 
 
-def assign(hashes: RowHashes, pins: Pins, params: SplitParams) -> Assignment:
+@dataclass(frozen=True)
+class Edges:
+    """The key graph: row i joins English-key node `left[i]` to French-key node `right[i]`; `node_pin` is the
+    released split of each node's key, or UNPINNED."""
+
+    left: np.ndarray
+    right: np.ndarray
+    node_pin: np.ndarray
+
+    @classmethod
+    def of(cls, hashes: dict[str, np.ndarray], pins: Pins) -> Edges:
+        """Takes the English and French key hashes out of `hashes`, so that each is freed once numbered."""
+        english_nodes, left = _numbered(hashes.pop("english"))
+        french_nodes, right = _numbered(hashes.pop("french"))
+        right += len(english_nodes)
+        return cls(left, right, np.concatenate(pins.lookup(english_nodes, french_nodes)))
+
+
+def _numbered(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values, sorted, and the 32-bit index of each value among them: `np.unique` with
+    `return_inverse`, in about half its memory (two sides of 5 million rows are far below 2**31 keys)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    del values
+    first = np.ones(len(ordered), dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    distinct = ordered[first]
+    del ordered
+    at = np.empty(len(order), dtype=np.int32)
+    at[order] = np.cumsum(first, dtype=np.int32) - 1
+    return distinct, at
+
+
+def assign(edges: Edges, ids: np.ndarray, params: SplitParams) -> Assignment:
     """Splits rows by group: pinned groups keep their released split, the others follow their hash."""
-    # 32-bit node numbers halve the largest arrays; two sides of 5 million rows are far below 2**31 keys.
-    english_nodes, english_at = np.unique(hashes.english, return_inverse=True)
-    left = english_at.astype(np.int32)
-    del english_at
-    french_nodes, french_at = np.unique(hashes.french, return_inverse=True)
-    right = (french_at + len(english_nodes)).astype(np.int32)
-    del french_at
-    node_pin = np.concatenate(pins.lookup(english_nodes, french_nodes))
-    active = np.ones(len(left), dtype=bool)
+    active = np.ones(len(edges.left), dtype=bool)
     while True:
-        codes, pinned, conflicted, group_count = _assign_active(left, right, hashes.id, node_pin, active, params)
+        codes, pinned, conflicted, group_count = _assign_active(edges, ids, active, params)
         if not conflicted.any():
             codes[~active] = CROSS_SPLIT_LINK
             return Assignment(codes, pinned & active, group_count)
-        active[_cross_split_links(left, right, node_pin, np.flatnonzero(conflicted))] = False
+        active[_cross_split_links(edges.left, edges.right, edges.node_pin, np.flatnonzero(conflicted))] = False
+
+
+# Rows whose split hash is computed at once: the hash needs several 64-bit temporaries per row.
+_HASH_CHUNK_ROWS = 1 << 20
 
 
 def _assign_active(
-    left: np.ndarray, right: np.ndarray, ids: np.ndarray, node_pin: np.ndarray, active: np.ndarray, params: SplitParams
+    edges: Edges, ids: np.ndarray, active: np.ndarray, params: SplitParams
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    nodes = len(node_pin)
-    rows = np.flatnonzero(active)
-    group = components(left[rows], right[rows], nodes)
+    nodes = len(edges.node_pin)
+    everyone = bool(active.all())
+    # Without withheld rows (the usual case) the full arrays are used as they are, not copied.
+    rows = slice(None) if everyone else np.flatnonzero(active)
+    left, right, active_ids = edges.left[rows], edges.right[rows], ids[rows]
+    group = components(left, right, nodes)
     canonical = np.full(nodes, np.iinfo(np.uint64).max, dtype=np.uint64)
-    np.minimum.at(canonical, group, ids[rows])
+    np.minimum.at(canonical, group, active_ids)
+    del active_ids
     low = np.full(nodes, np.iinfo(np.int8).max, dtype=np.int8)
     high = np.full(nodes, UNPINNED, dtype=np.int8)
     for side in (left, right):
-        side_pins = node_pin[side[rows]]
+        side_pins = edges.node_pin[side]
         has_pin = side_pins != UNPINNED
         np.minimum.at(low, group[has_pin], side_pins[has_pin])
         np.maximum.at(high, group[has_pin], side_pins[has_pin])
-    codes = np.full(len(left), UNPINNED, dtype=np.int8)
-    pinned = np.zeros(len(left), dtype=bool)
-    conflicted = np.zeros(len(left), dtype=bool)
+    del left, right
+    codes = np.full(len(edges.left), UNPINNED, dtype=np.int8)
+    pinned = np.zeros(len(edges.left), dtype=bool)
+    conflicted = np.zeros(len(edges.left), dtype=bool)
     group_low, group_high = low[group], high[group]
     free = group_high == UNPINNED
-    codes[rows] = np.where(free, hashed_splits(canonical[group], params.ratios, params.salt), group_high)
+    hashed = np.empty(len(group), dtype=np.int8)
+    for start in range(0, len(group), _HASH_CHUNK_ROWS):
+        chunk = slice(start, start + _HASH_CHUNK_ROWS)
+        hashed[chunk] = hashed_splits(canonical[group[chunk]], params.ratios, params.salt)
+    codes[rows] = np.where(free, hashed, group_high)
     pinned[rows] = ~free
     conflicted[rows] = ~free & (group_low != group_high)
-    return codes, pinned, conflicted, len(np.unique(group))
+    # Each group's label node holds the group's smallest id; every other node keeps the initial maximum.
+    return codes, pinned, conflicted, int(np.count_nonzero(canonical != np.iinfo(np.uint64).max))
 
 
 def _cross_split_links(left: np.ndarray, right: np.ndarray, node_pin: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -341,17 +380,21 @@ def split_file(source: Path, output: Path, rejects_path: Path, params: SplitPara
     output.parent.mkdir(parents=True, exist_ok=True)
     with (tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{STAGE}-") as scratch,
           Workers(worker_count(params.workers)) as workers):
-        hashes_parts: list[RowHashes] = []
+        collected: dict[str, list[np.ndarray]] = {"id": [], "english": [], "french": []}
         pieces: list[tuple[Path, list[list[tuple[int, int]]]]] = []
         for path, hashes, buckets in workers.map(partial(key_part, bits=bits), parts(source, Path(scratch))):
-            hashes_parts.append(hashes)
+            for name, values in collected.items():
+                values.append(getattr(hashes, name))
             pieces.append((path, buckets))
-            progress.update(sum(len(part.id) for part in hashes_parts))
-        hashes = _concatenated(hashes_parts)
-        del hashes_parts
-        assignment = assign(hashes, pins, params)
-        buckets = Buckets.of(hashes.id, bits)
-        del hashes
+            progress.update(sum(map(len, collected["id"])))
+        # Each field's parts are freed as soon as they are joined, and each array as soon as it is used.
+        hashes = {name: np.concatenate(collected.pop(name) or [np.empty(0, np.uint64)]) for name in list(collected)}
+        ids = hashes.pop("id")
+        edges = Edges.of(hashes, pins)
+        assignment = assign(edges, ids, params)
+        del edges
+        buckets = Buckets.of(ids, bits)
+        del ids
         counts = {"released": np.zeros(len(SPLITS), dtype=np.int64), "duplicates": 0, "cross": 0, "pinned": 0}
         done = rows_in
         tasks = (Bucket(index, Path(scratch), [(path, parts_of[index]) for path, parts_of in pieces],
@@ -387,20 +430,17 @@ def split_file(source: Path, output: Path, rejects_path: Path, params: SplitPara
 
 @dataclass(frozen=True)
 class Buckets:
-    """The input rows of each id-range bucket, in input order."""
+    """The id-range bucket of each input row."""
 
-    order: np.ndarray
-    bounds: np.ndarray
+    of_row: np.ndarray
 
     @classmethod
     def of(cls, ids: np.ndarray, bits: int) -> Buckets:
-        bucket = _bucket_of(ids, bits)
-        order = np.argsort(bucket, kind="stable")
-        return cls(order, np.searchsorted(bucket[order], np.arange((1 << bits) + 1)))
+        return cls(_bucket_of(ids, bits).astype(np.uint16 if bits <= 16 else np.uint32))
 
     def assigned(self, index: int, assignment: Assignment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The input positions of the bucket's rows, and their split codes and pinning."""
-        rows = self.order[self.bounds[index]:self.bounds[index + 1]]
+        """The input positions of the bucket's rows (ascending), and their split codes and pinning."""
+        rows = np.flatnonzero(self.of_row == index)
         return rows, assignment.codes[rows], assignment.pinned[rows]
 
 
