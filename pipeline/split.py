@@ -499,19 +499,20 @@ def resolve_bucket(bucket: pa.Table, rows: np.ndarray, codes_of_rows: np.ndarray
     """
     order = pc.sort_indices(
         bucket, sort_keys=[("id", "ascending"), ("english", "ascending"), ("french", "ascending"), ("line", "ascending")]
-    )
-    bucket = bucket.take(order)
-    codes = codes_of_rows[np.searchsorted(rows, bucket["row"].to_numpy())]
-    ids = bucket["id"].combine_chunks()
+    ).to_numpy()
+    # Only the id and row columns are put in order to decide; the text is gathered once, for the rows released.
+    decided = bucket.select(["id", "row"]).take(order)
+    codes = codes_of_rows[np.searchsorted(rows, decided["row"].to_numpy())]
+    ids = decided["id"].combine_chunks()
     first = np.ones(len(ids), dtype=bool)
     first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
     released = first & (codes != CROSS_SPLIT_LINK)
-    kept = bucket.filter(pa.array(released))
+    kept = bucket.take(order[released])
     split = pc.take(pa.array(SPLITS, pa.string()), pa.array(codes[released].astype(np.int64)))
     table = pa.table({name: split if name == "split" else kept[name] for name in SCHEMA.names}).cast(SCHEMA)
     kept_at = np.maximum.accumulate(np.where(first, np.arange(len(ids)), 0))[~released]
-    withheld = bucket.filter(pa.array(~released)).to_pylist()
-    kept_rows = bucket.take(pa.array(kept_at)).select(["line", "english", "french"]).to_pylist()
+    withheld = bucket.take(order[~released]).to_pylist()
+    kept_rows = bucket.take(order[kept_at]).select(["line", "english", "french"]).to_pylist()
     reports = [
         _report(row, code, kept)
         for row, code, kept in zip(withheld, codes[~released].tolist(), kept_rows, strict=True)
