@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, run_stage, without_pandas, write_metrics
-from pipeline.parallel import Part, Workers, parts, unspill, worker_count
+from pipeline.parallel import Part, Workers, parts, spill, unspill, worker_count
 from schema.manifest import (ID_PREFIX, ManifestError, content_digests, id_digests, matching_keys, read_manifest,
                              side_digests)
 from schema.params import SPLITS, Params, SplitParams
@@ -483,9 +483,7 @@ def resolve_part(bucket: Bucket) -> Resolved:
     keyed = bucket.read()
     released, released_rows, reports = resolve_bucket(keyed, bucket.rows, bucket.codes)
     at = np.searchsorted(bucket.rows, released_rows)
-    path = bucket.scratch / f"bucket-{bucket.index:06d}.arrow"
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, SCHEMA) as writer:
-        writer.write_table(released)
+    path = spill(bucket.scratch / f"bucket-{bucket.index:06d}.arrow", released.to_batches(), SCHEMA)
     return Resolved(path, keyed.num_rows, np.bincount(bucket.codes[at], minlength=len(SPLITS)),
                     int(bucket.pinned[at].sum()), reports)
 
