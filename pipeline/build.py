@@ -1,4 +1,4 @@
-"""Build: reads `data/split.parquet`, the earlier stages' metrics, `dataset_card.md` and `split.previous_manifest`;
+"""Build: reads `data/split/`, the earlier stages' metrics, `dataset_card.md` and `split.previous_manifest`;
 writes the dataset repo `build.output_dir` (shards, README.md, CITATION.cff, CHANGELOG.md, manifest.parquet),
 `plots/*.csv` and `metrics/build.json`.
 
@@ -12,7 +12,6 @@ import csv
 import hashlib
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -30,7 +29,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import changelog
-from pipeline.io import ParquetSink, Progress, StageError, atomic_path, read_batches, read_metrics, run_stage, write_metrics
+from pipeline.io import (ParquetSink, Progress, StageError, atomic_path, read_batches, read_metrics, replace_directory,
+                         run_stage, table_files, write_metrics)
 from schema.card import (FEATURES, LICENSE, CardFacts, Example, LengthStats, QualityFacts, SplitFacts, check_template,
                          dump_yaml)
 from schema.manifest import MANIFEST_FILE, ManifestError, build_manifest, read_manifest
@@ -38,7 +38,7 @@ from schema.manifest import SCHEMA as MANIFEST_SCHEMA
 from schema.params import SPLITS, BuildParams, Params
 
 STAGE = "build"
-SPLIT_TABLE = Path("data/split.parquet")
+SPLIT_TABLE = Path("data/split")
 # The template is part of the code, so it is found beside it, whichever directory the stage runs in.
 TEMPLATE = Path(__file__).resolve().parents[1] / "dataset_card.md"
 PLOTS_DIR = Path("plots")
@@ -462,9 +462,9 @@ def build(params: Params, source: Path = SPLIT_TABLE, template_path: Path = TEMP
         check_template(template)
     except ValueError as exc:
         raise StageError(f"{template_path}: {exc}") from None
-    if not source.is_file():
-        raise StageError(f"{source}: no such file; run the split stage first (dvc repro split)")
-    missing = [name for name in INPUT_COLUMNS if name not in pq.read_schema(source).names]
+    if not source.exists() or not table_files(source):
+        raise StageError(f"{source}: no such table; run the split stage first (dvc repro split)")
+    missing = [name for name in INPUT_COLUMNS if name not in pq.read_schema(table_files(source)[0]).names]
     if missing:
         raise StageError(f"{source}: missing columns {', '.join(missing)}; expected {', '.join(INPUT_COLUMNS)}")
     quality = _quality()
@@ -499,13 +499,7 @@ def build(params: Params, source: Path = SPLIT_TABLE, template_path: Path = TEMP
         (staging / "CHANGELOG.md").write_text(f"# Changelog\n\n{changes_markdown}", encoding="utf-8")
         if params.build.verify:
             verify(staging, written.summaries)
-        # The previous release is moved aside, not deleted, until the new one is in place.
-        previous_build = output.with_name(f".{output.name}-previous")
-        shutil.rmtree(previous_build, ignore_errors=True)
-        if output.exists():
-            os.replace(output, previous_build)
-        os.replace(staging, output)
-        shutil.rmtree(previous_build, ignore_errors=True)
+        replace_directory(staging, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     write_plots(written.summaries, plots_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -113,10 +114,28 @@ class JsonlSink:
         self._atomic.__exit__(*exc)
 
 
+def table_files(path: Path) -> list[Path]:
+    """The parquet files of a stage table: the file itself, or the parts of a directory in name order."""
+    return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+
+
 def read_batches(path: Path, batch_rows: int = 65_536, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-    # Without pre-buffering and with a small read buffer, the reader holds about one batch instead of whole row groups.
-    yield from pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False).iter_batches(batch_size=batch_rows,
-                                                                                         columns=columns)
+    """The rows of a stage table (see `table_files`), in order."""
+    for file in table_files(path):
+        # Without pre-buffering and with a small read buffer, the reader holds about one batch, not a row group.
+        yield from pq.ParquetFile(file, buffer_size=1 << 20, pre_buffer=False).iter_batches(batch_size=batch_rows,
+                                                                                             columns=columns)
+
+
+def replace_directory(staging: Path, target: Path) -> None:
+    """Puts the finished `staging` directory in place of `target`; the old one is moved aside, not deleted, until
+    the new one is in place."""
+    previous = target.with_name(f".{target.name}-previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if target.exists():
+        os.replace(target, previous)
+    os.replace(staging, target)
+    shutil.rmtree(previous, ignore_errors=True)
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
@@ -169,6 +188,13 @@ def without_pandas() -> None:
     Stages whose code does not use pandas call this first, and every worker process does."""
     if "pandas" not in sys.modules and not any(isinstance(finder, _NoPandas) for finder in sys.meta_path):
         sys.meta_path.insert(0, _NoPandas())  # type: ignore[arg-type]
+
+
+def use_allocator(name: str) -> None:
+    """Makes `name` ("jemalloc", "mimalloc" or "system") Arrow's allocator in this process and in the worker
+    processes it starts from now on (see pipeline/__init__.py for the default)."""
+    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = name
+    pa.set_memory_pool(getattr(pa, f"{name}_memory_pool")())
 
 
 def run_stage(stage: str, run: Callable[[Params], str]) -> int:

@@ -39,7 +39,8 @@ def split_table(rows: list[dict]) -> pa.Table:
 
 def stage_inputs(folder: Path, rows: list[dict] = ROWS) -> None:
     (folder / "data").mkdir(parents=True, exist_ok=True)
-    pq.write_table(split_table(rows), folder / "data" / "split.parquet")
+    (folder / "data" / "split").mkdir(parents=True, exist_ok=True)
+    pq.write_table(split_table(rows), folder / "data" / "split" / "part-00000.parquet")
     shutil.copytree(DATA / "metrics", folder / "metrics", dirs_exist_ok=True)
 
 
@@ -160,7 +161,7 @@ def test_it_loads_back_with_datasets(built, tmp_path):
 def test_verification_catches_a_shard_that_differs(tmp_path):
     stage_inputs(tmp_path)
     params = make_params(build=BUILD)
-    written = build.write_release(tmp_path / "data" / "split.parquet", tmp_path / "hub", params.build, "1.0.0")
+    written = build.write_release(tmp_path / "data" / "split", tmp_path / "hub", params.build, "1.0.0")
     shard = tmp_path / "hub" / "data" / "test-00000-of-00001.parquet"
     table = pq.read_table(shard)
     translation = table["translation"].to_pylist()
@@ -197,10 +198,10 @@ def test_a_bad_template_fails_before_anything_is_written(tmp_path, monkeypatch):
     template = tmp_path / "card.md"
     template.write_text("---\n${front_matter}---\n${no_such_fact}\n", encoding="utf-8")
     with pytest.raises(StageError, match="unknown placeholders no_such_fact"):
-        build.build(make_params(), source=tmp_path / "data" / "split.parquet", template_path=template)
+        build.build(make_params(), source=tmp_path / "data" / "split", template_path=template)
     assert not (tmp_path / "dist").exists()
 
 
 def test_a_missing_split_table_names_the_stage_to_run(tmp_path):
     with pytest.raises(StageError, match="run the split stage first"):
-        build.build(make_params(), source=tmp_path / "split.parquet")
+        build.build(make_params(), source=tmp_path / "split")

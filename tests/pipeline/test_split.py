@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.io import StageError
+from pipeline.io import StageError, table_files
 from pipeline.split import SCHEMA, split_file
 from schema.manifest import MANIFEST_FILE, build_manifest, matching_key, row_id
 from schema.params import SPLITS, SplitParams
@@ -38,14 +38,19 @@ def write_validated(path: Path, rows: list[Row], row_group_rows: int | None = No
     return path
 
 
+def part_bytes(output: Path) -> list[tuple[str, bytes]]:
+    """The split table's parts, by name."""
+    return [(part.name, part.read_bytes()) for part in table_files(output)]
+
+
 class Run:
     def __init__(self, folder: Path, rows: list[Row], params: SplitParams) -> None:
-        self.output = folder / "split.parquet"
+        self.output = folder / "split"
         self.rejects_path = folder / "duplicates.jsonl"
         self.metrics = split_file(write_validated(folder / "validated.parquet", rows), self.output,
                                   self.rejects_path, params)
-        self.bytes = self.output.read_bytes()
-        self.table = pq.read_table(self.output)
+        self.bytes = part_bytes(self.output)
+        self.table = pa.concat_tables(pq.read_table(part) for part in table_files(self.output))
         self.rows = self.table.to_pylist()
         self.rejects = [json.loads(line) for line in self.rejects_path.read_text(encoding="utf-8").splitlines()]
         self.split_of = {row["id"]: row["split"] for row in self.rows}
@@ -197,8 +202,8 @@ def test_row_groups_keyed_on_several_processes_give_the_same_output(tmp_path: Pa
         folder = tmp_path / str(workers)
         folder.mkdir()
         source = write_validated(folder / "validated.parquet", rows, row_group_rows)
-        metrics = split_file(source, folder / "split.parquet", folder / "duplicates.jsonl", SplitParams(workers=workers))
-        outputs.append((metrics, (folder / "split.parquet").read_bytes(), (folder / "duplicates.jsonl").read_bytes()))
+        metrics = split_file(source, folder / "split", folder / "duplicates.jsonl", SplitParams(workers=workers))
+        outputs.append((metrics, part_bytes(folder / "split"), (folder / "duplicates.jsonl").read_bytes()))
     assert pq.ParquetFile(tmp_path / "2" / "validated.parquet").metadata.num_row_groups > 2
     assert outputs[0][0]["duplicates_merged"] > 0
     assert outputs[1] == outputs[0]
@@ -322,8 +327,8 @@ def test_a_missing_manifest_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_missing_input_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StageError, match="run the validate stage first"):
-        split_file(tmp_path / "validated.parquet", tmp_path / "split.parquet", tmp_path / "d.jsonl", SplitParams())
-    assert not (tmp_path / "split.parquet").exists()
+        split_file(tmp_path / "validated.parquet", tmp_path / "split", tmp_path / "d.jsonl", SplitParams())
+    assert not (tmp_path / "split").exists()
 
 
 def test_output_schema_is_the_contract(tmp_path: Path) -> None:
