@@ -1,0 +1,72 @@
+"""Tests of pipeline/io.py: stage tables written whole or not at all, in fixed row groups, and read back in order."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.io import ParquetSink, read_batches, replace_directory, table_files
+
+SCHEMA = pa.schema([pa.field("n", pa.int64(), nullable=False)])
+
+
+def numbers(start: int, stop: int) -> pa.RecordBatch:
+    return pa.record_batch([pa.array(range(start, stop), pa.int64())], schema=SCHEMA)
+
+
+def test_row_groups_have_the_set_size_whatever_the_batches(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    with ParquetSink(path, SCHEMA, row_group_rows=4) as sink:
+        for start, stop in ((0, 3), (3, 4), (4, 11), (11, 11), (11, 13)):
+            sink.write(numbers(start, stop))
+    metadata = pq.ParquetFile(path).metadata
+    assert [metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)] == [4, 4, 4, 1]
+    assert pq.read_table(path)["n"].to_pylist() == list(range(13))
+    assert sink.rows == 13
+
+
+def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    with pytest.raises(RuntimeError), ParquetSink(path, SCHEMA, row_group_rows=4) as sink:
+        sink.write(numbers(0, 6))
+        raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_directory_table_is_read_part_by_part_in_name_order(tmp_path: Path) -> None:
+    table = tmp_path / "split"
+    table.mkdir()
+    for name, (start, stop) in (("part-00001.parquet", (5, 9)), ("part-00000.parquet", (0, 5))):
+        pq.write_table(pa.Table.from_batches([numbers(start, stop)]), table / name)
+    (table / "notes.txt").write_text("not a part", encoding="utf-8")
+    assert [path.name for path in table_files(table)] == ["part-00000.parquet", "part-00001.parquet"]
+    assert [value for batch in read_batches(table, 3) for value in batch["n"].to_pylist()] == list(range(9))
+
+
+def test_replace_directory_puts_the_new_one_in_place_and_keeps_nothing_aside(tmp_path: Path) -> None:
+    target, staging = tmp_path / "out", tmp_path / ".out-new"
+    target.mkdir()
+    (target / "old").write_text("old", encoding="utf-8")
+    staging.mkdir()
+    (staging / "new").write_text("new", encoding="utf-8")
+    replace_directory(staging, target)
+    assert [path.name for path in target.iterdir()] == ["new"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
+
+
+def test_without_pandas_pyarrow_converts_values_and_never_imports_it() -> None:
+    program = (
+        "import sys, pyarrow as pa\n"
+        "from pipeline.io import without_pandas\n"
+        "without_pandas()\n"
+        "assert pa.array([1, None, 3]).null_count == 1\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.stdout.strip() == "False"
