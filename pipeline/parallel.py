@@ -98,8 +98,13 @@ class Part:
         yield from file.iter_batches(batch_size=batch_rows, row_groups=[self.index], columns=columns)
 
     def spill(self, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Path:
-        """Writes batches to this part's scratch file, to be read back with `unspill`."""
-        return spill(self.scratch / f"{self.index:06d}.arrow", batches, schema)
+        """Writes batches to this part's scratch file in Arrow's IPC format, which `unspill` maps back without
+        decoding."""
+        path = self.scratch / f"{self.index:06d}.arrow"
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+        return path
 
 
 def parts(source: Path, scratch: Path) -> list[Part]:
@@ -111,14 +116,6 @@ def parts(source: Path, scratch: Path) -> list[Part]:
         found.append(Part(source, index, first, scratch))
         first += metadata.row_group(index).num_rows
     return found
-
-
-def spill(path: Path, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Path:
-    """Writes batches to a scratch file in Arrow's IPC format, which `unspill` maps back without decoding."""
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-        for batch in batches:
-            writer.write_batch(batch)
-    return path
 
 
 def unspill(path: Path) -> Iterator[pa.RecordBatch]:

@@ -43,6 +43,8 @@ from pipeline.io import (REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageErr
 from pipeline.parallel import Part, Workers, parts, worker_count
 from schema.manifest import (ID_PREFIX, ManifestError, content_digests, id_digests, matching_keys, read_manifest,
                              side_digests)
+from schema.manifest import SCHEMA as MANIFEST_SCHEMA
+from schema.pair import SCHEMA as PAIR_SCHEMA
 from schema.params import SPLITS, Params, SplitParams
 
 STAGE = "split"
@@ -50,19 +52,13 @@ VALIDATED = Path("data/validated.parquet")
 SPLIT = Path("data/split")
 REJECTS = REJECTS_DIR / "duplicates.jsonl"
 
-SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("split", pa.string(), nullable=False),
-        pa.field("line", pa.int64(), nullable=False),
-        pa.field("english", pa.string(), nullable=False),
-        pa.field("french", pa.string(), nullable=False),
-        pa.field("flags", pa.list_(pa.string()), nullable=False),
-        pa.field("english_key", pa.string(), nullable=False),
-        pa.field("french_key", pa.string(), nullable=False),
-        pa.field("content_sha256", pa.string(), nullable=False),
-    ]
-)
+# The released rows with their manifest entries: the manifest's id and split, the validated pair, then the rest
+# of the manifest.
+SCHEMA = pa.schema([
+    *(MANIFEST_SCHEMA.field(name) for name in ("id", "split")),
+    *PAIR_SCHEMA,
+    *(MANIFEST_SCHEMA.field(name) for name in ("english_key", "french_key", "content_sha256")),
+])
 INPUT_COLUMNS = ["line", "english", "french", "flags"]
 _KEYED = pa.schema([*SCHEMA.remove(SCHEMA.get_field_index("split")), pa.field("row", pa.int64(), nullable=False)])
 

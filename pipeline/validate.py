@@ -133,20 +133,17 @@ def _contract_reject(batch: pa.RecordBatch, index: int, flags: pa.Scalar, messag
     }
 
 
-def validate_part(part: Part, params: ValidateParams) -> tuple[Path, int, list[dict[str, Any]]]:
-    """Validates one row group of the input into its scratch file; returns the file, its row count and the rejects."""
+def validate_part(part: Part, params: ValidateParams) -> tuple[Path, list[dict[str, Any]]]:
+    """Validates one row group of the input into its scratch file; returns the file and the rejects."""
     rejects: list[dict[str, Any]] = []
-    kept_rows = 0
 
     def kept() -> Iterator[pa.RecordBatch]:
-        nonlocal kept_rows
         for batch in part.batches(params.batch_rows):
             rows, batch_rejects = validate_batch(batch, params)
-            kept_rows += rows.num_rows
             rejects.extend(batch_rejects)
             yield rows
 
-    return part.spill(kept(), SCHEMA), kept_rows, rejects
+    return part.spill(kept(), SCHEMA), rejects
 
 
 def run(params: Params) -> str:
@@ -163,17 +160,18 @@ def run(params: Params) -> str:
     with (tempfile.TemporaryDirectory(dir=VALIDATED.parent, prefix=f".{STAGE}-") as scratch,
           ParquetSink(VALIDATED, SCHEMA) as validated, JsonlSink(REJECTS) as rejects):
         tasks = parts(INGESTED, Path(scratch))
-        for path, kept_rows, part_rejects in ordered_map(partial(validate_part, params=settings), tasks,
-                                                         worker_count(settings.workers)):
+        for path, part_rejects in ordered_map(partial(validate_part, params=settings), tasks,
+                                              worker_count(settings.workers)):
             for kept in unspill(path):
                 validated.write(kept)
+                rows_in += kept.num_rows
                 for entry in pc.value_counts(pc.list_flatten(kept.column("flags"))).to_pylist():
                     flagged_by_reason[entry["values"]] += entry["counts"]
             for reject in part_rejects:
                 rejects.write(reject)
                 rejected_by_reason.update(reject["reasons"])
             examples.extend(part_rejects[: 3 - len(examples)])
-            rows_in += kept_rows + len(part_rejects)
+            rows_in += len(part_rejects)
             progress.update(rows_in)
     rate = rejects.count / rows_in if rows_in else 0.0
     write_metrics(
