@@ -42,7 +42,8 @@ SPLIT_TABLE = Path("data/split")
 # The template is part of the code, so it is found beside it, whichever directory the stage runs in.
 TEMPLATE = Path(__file__).resolve().parents[1] / "dataset_card.md"
 PLOTS_DIR = Path("plots")
-INPUT_COLUMNS = ["id", "split", "line", "english", "french", "flags", "english_key", "french_key", "content_sha256"]
+INPUT_COLUMNS = ["id", "split", "line", "english", "french", "flags", "english_key_sha256", "french_key_sha256",
+                 "content_sha256"]
 # Rows read from the split table at a time: with the shard and manifest writes in flight, 16k keeps the stage
 # under 400 MiB at 1M rows, where 32k took it to 460 MiB at the same speed.
 _BATCH_ROWS = 16_384
@@ -326,7 +327,7 @@ def write_release(source: Path, folder: Path, params: BuildParams, version: str)
             names = batch["split"]
             example = example or _example(batch, readable=True)
             first = first or _example(batch, readable=False)
-            # The matching keys go to the manifest only: without them the filters copy about half the bytes.
+            # The digests go to the manifest only.
             released_columns = batch.select(_RELEASED_COLUMNS)
             for name in released:
                 part = released_columns.filter(pc.equal(names, name))

@@ -29,6 +29,8 @@ from schema.params import SPLITS
 
 Bump = Literal["patch", "minor", "major"]
 VERSION_METADATA = b"release.version"
+# A new row sharing either key with a vanished row continues it (an edit), whatever its id.
+_KEYS = ("english_key_sha256", "french_key_sha256")
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,9 @@ def diff(previous: pa.Table | None, current: pa.Table) -> Changes:
     if previous is None:
         return Changes(first_release=True, rows=current.num_rows, previous_rows=0,
                        added=_by_split(current["split"]))
-    old = previous.select(["id", "split", "english_key", "french_key", "content_sha256"]).rename_columns(
-        ["id", "old_split", "old_english_key", "old_french_key", "old_content"])
-    new = current.select(["id", "split", "english_key", "french_key", "content_sha256"])
+    old = previous.select(["id", "split", *_KEYS, "content_sha256"]).rename_columns(
+        ["id", "old_split", *(f"old_{key}" for key in _KEYS), "old_content"])
+    new = current.select(["id", "split", *_KEYS, "content_sha256"])
     kept = new.join(old, "id", join_type="inner")
     edited_in_place = kept.filter(pc.not_equal(kept["content_sha256"], kept["old_content"]))
     appeared = new.join(old.select(["id"]), "id", join_type="left anti")
@@ -103,11 +105,11 @@ def diff(previous: pa.Table | None, current: pa.Table) -> Changes:
 
 def _continuations(appeared: pa.Table, gone: pa.Table) -> pa.Table:
     """(id, split, old_id, old_split) of each new row sharing its English or its French key with a vanished row."""
-    gone = gone.rename_columns(["old_id", "old_split", "old_english_key", "old_french_key", "old_content"])
+    gone = gone.rename_columns(["old_id", "old_split", *(f"old_{key}" for key in _KEYS), "old_content"])
     matches = [
         appeared.join(gone, side, right_keys="old_" + side, join_type="inner").select(
             ["id", "split", "old_id", "old_split"])
-        for side in ("english_key", "french_key")
+        for side in _KEYS
     ]
     both = pa.concat_tables(matches)
     if not both.num_rows:

@@ -41,8 +41,8 @@ import pyarrow.parquet as pq
 from pipeline.io import (REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, replace_directory, run_stage,
                          use_allocator, without_pandas, write_metrics)
 from pipeline.parallel import Part, Workers, parts, worker_count
-from schema.manifest import (ID_PREFIX, ManifestError, content_digests, id_digests, matching_keys, read_manifest,
-                             side_digests)
+from schema.manifest import (ID_BYTES, ID_PREFIX, ManifestError, content_digests, digest_array, id_digests,
+                             matching_keys, read_manifest, side_digests)
 from schema.manifest import SCHEMA as MANIFEST_SCHEMA
 from schema.pair import SCHEMA as PAIR_SCHEMA
 from schema.params import SPLITS, Params, SplitParams
@@ -57,7 +57,7 @@ REJECTS = REJECTS_DIR / "duplicates.jsonl"
 SCHEMA = pa.schema([
     *(MANIFEST_SCHEMA.field(name) for name in ("id", "split")),
     *PAIR_SCHEMA,
-    *(MANIFEST_SCHEMA.field(name) for name in ("english_key", "french_key", "content_sha256")),
+    *(MANIFEST_SCHEMA.field(name) for name in ("english_key_sha256", "french_key_sha256", "content_sha256")),
 ])
 INPUT_COLUMNS = ["line", "english", "french", "flags"]
 _KEYED = pa.schema([*SCHEMA.remove(SCHEMA.get_field_index("split")), pa.field("row", pa.int64(), nullable=False)])
@@ -67,8 +67,8 @@ UNPINNED = -1
 _BATCH_ROWS = 32_768
 # A bucket is sorted in memory with one copy; 64 MiB of keyed rows keeps that well under the 512 MiB budget.
 _BUCKET_BYTES = 64 << 20
-# Keys roughly double the text a row carries.
-_KEYED_GROWTH = 2.2
+# The id, the digests and the input position add some 150 bytes to the text of a row.
+_KEYED_GROWTH = 1.3
 
 
 @dataclass(frozen=True)
@@ -81,12 +81,12 @@ class RowHashes:
 
 
 def key_batch(batch: pa.RecordBatch, first_row: int) -> tuple[pa.RecordBatch, RowHashes]:
-    """Adds `english_key`, `french_key`, `id`, `content_sha256` and the input position `row` to validated rows, with
-    their hashes."""
-    english_keys = matching_keys(batch["english"])
-    french_keys = matching_keys(batch["french"])
-    english_digests, french_digests = side_digests(english_keys), side_digests(french_keys)
+    """Adds `id`, the digests of the matching keys, `content_sha256` and the input position `row` to validated rows,
+    with their hashes."""
+    english_digests = side_digests(matching_keys(batch["english"]))
+    french_digests = side_digests(matching_keys(batch["french"]))
     ids = id_digests(english_digests, french_digests)
+    english, french = digest_array(english_digests), digest_array(french_digests)
     keyed = pa.record_batch(
         [
             pc.binary_join_element_wise(ID_PREFIX, pa.array([digest.hex() for digest in ids], pa.string()), ""),
@@ -94,14 +94,14 @@ def key_batch(batch: pa.RecordBatch, first_row: int) -> tuple[pa.RecordBatch, Ro
             batch["english"],
             batch["french"],
             batch["flags"],
-            english_keys,
-            french_keys,
+            english,
+            french,
             content_digests(batch["english"], batch["french"]),
             pa.array(np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)),
         ],
         schema=_KEYED,
     )
-    return keyed, RowHashes(_u64(english_digests), _u64(french_digests), _u64(ids))
+    return keyed, RowHashes(_u64(english), _u64(french), _u64(digest_array(ids, ID_BYTES)))
 
 
 def key_part(part: Part, bits: int) -> tuple[Path, RowHashes, list[list[tuple[int, int]]]]:
@@ -135,12 +135,13 @@ def _concatenated(parts: list[RowHashes]) -> RowHashes:
                        for name in ("english", "french", "id")))
 
 
-def _u64(digests: list[bytes]) -> np.ndarray:
+def _u64(digests: pa.FixedSizeBinaryArray | pa.ChunkedArray) -> np.ndarray:
     """The first 8 bytes of each digest as a big-endian unsigned integer."""
-    if not digests:
-        return np.empty(0, np.uint64)
-    width = len(digests[0])
-    return np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, width)[:, :8].copy().view(">u8")[:, 0].astype(np.uint64)
+    if isinstance(digests, pa.ChunkedArray):
+        digests = digests.combine_chunks()
+    width = digests.type.byte_width
+    data = np.frombuffer(digests.buffers()[1], dtype=np.uint8, count=len(digests) * width, offset=digests.offset * width)
+    return data.reshape(-1, width)[:, :8].copy().view(">u8")[:, 0].astype(np.uint64)
 
 
 def components(left: np.ndarray, right: np.ndarray, nodes: int) -> np.ndarray:
@@ -196,14 +197,14 @@ def _lookup(keys: np.ndarray, codes: np.ndarray, wanted: np.ndarray) -> np.ndarr
 def pins_from(batches: Iterator[pa.RecordBatch]) -> Pins:
     """Pins from manifest batches; raises StageError if the manifest puts one key in two splits."""
     code_of = {name: code for code, name in enumerate(SPLITS)}
-    sides: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"english_key": [], "french_key": []}
+    sides: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"english_key_sha256": [], "french_key_sha256": []}
     for batch in batches:
         unknown = set(batch["split"].to_pylist()) - set(code_of)
         if unknown:
             raise StageError(f"previous manifest: unknown split {sorted(unknown)[0]!r}; expected {', '.join(SPLITS)}")
         codes = np.array([code_of[name] for name in batch["split"].to_pylist()], dtype=np.int8)
         for side, parts in sides.items():
-            parts.append((_u64(side_digests(batch[side])), codes))
+            parts.append((_u64(batch[side]), codes))
     resolved = []
     for side, parts in sides.items():
         keys = np.concatenate([part[0] for part in parts]) if parts else np.empty(0, np.uint64)
@@ -211,7 +212,7 @@ def pins_from(batches: Iterator[pa.RecordBatch]) -> Pins:
         pairs = np.unique(np.stack([keys, codes.astype(np.uint64)], axis=1), axis=0)
         if len(np.unique(pairs[:, 0])) != len(pairs):
             raise StageError(
-                f"previous manifest: one {side.replace('_', ' ')} is released in two splits; "
+                f"previous manifest: one {side.removesuffix('_sha256').replace('_', ' ')} is released in two splits; "
                 "that release leaked, so its splits cannot be pinned"
             )
         resolved += [pairs[:, 0].copy(), pairs[:, 1].astype(np.int8)]

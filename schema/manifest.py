@@ -15,7 +15,10 @@ Two rows are duplicates when both their keys are equal. The id of a row is
     "nyu-enfr-v1:" + hex(sha256(b"nyu-enfr-v1\\n" + sha256(english_key) + sha256(french_key))[:12])
 
 (keys UTF-8 encoded), so it depends only on the keys: identical on every machine, Python version and run,
-and shared by a row and all its duplicates. The 96-bit truncation makes a collision among n distinct pairs
+and shared by a row and all its duplicates. The manifest records, for each released id, its split, the sha256
+digests of its two keys and of its content, so the manifest alone is enough to check every id, to pin splits in
+the next release and to tell which rows changed; keeping digests rather than the keys' text keeps it a fraction
+of the size of the corpus it describes. The 96-bit truncation makes a collision among n distinct pairs
 happen with probability below n² / 2⁹⁷: about 2·10⁻¹⁶ for 5 million pairs. Changing anything above is a new
 algorithm with a new prefix, so its ids can never be mistaken for these.
 """
@@ -37,13 +40,14 @@ ID_PREFIX = ALGORITHM + ":"
 ID_BYTES = 12
 MANIFEST_FILE = "manifest.parquet"
 
+DIGEST_BYTES = 32
 SCHEMA = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),
         pa.field("split", pa.string(), nullable=False),
-        pa.field("english_key", pa.string(), nullable=False),
-        pa.field("french_key", pa.string(), nullable=False),
-        pa.field("content_sha256", pa.string(), nullable=False),
+        pa.field("english_key_sha256", pa.binary(DIGEST_BYTES), nullable=False),
+        pa.field("french_key_sha256", pa.binary(DIGEST_BYTES), nullable=False),
+        pa.field("content_sha256", pa.binary(DIGEST_BYTES), nullable=False),
     ]
 )
 
@@ -93,7 +97,7 @@ def _plain(text: str) -> str:
 
 
 def side_digests(keys: pa.Array | list[str]) -> list[bytes]:
-    """sha256 of each matching key, UTF-8 encoded."""
+    """sha256 of each matching key, UTF-8 encoded (see `digest_array` for the manifest's column)."""
     encoded = keys.cast(pa.binary()).to_pylist() if isinstance(keys, pa.Array) else [key.encode() for key in keys]
     sha256 = hashlib.sha256
     return [sha256(key).digest() for key in encoded]
@@ -106,17 +110,28 @@ def id_digests(english_digests: list[bytes], french_digests: list[bytes]) -> lis
             for english, french in zip(english_digests, french_digests, strict=True)]
 
 
+def digest_array(digests: list[bytes], width: int = DIGEST_BYTES) -> pa.FixedSizeBinaryArray:
+    """Digests of `width` bytes as an Arrow array, from one joined buffer rather than one Python object per row."""
+    return pa.Array.from_buffers(pa.binary(width), len(digests), [None, pa.py_buffer(b"".join(digests))])
+
+
+def key_digest(text: str) -> bytes:
+    """The manifest's digest of one side's text: sha256 of its matching key, to look a text up in a manifest."""
+    (digest,) = side_digests([matching_key(text)])
+    return digest
+
+
 def row_id(english_key: str, french_key: str) -> str:
     (digest,) = id_digests(side_digests([english_key]), side_digests([french_key]))
     return ID_PREFIX + digest.hex()
 
 
-def content_digests(english: pa.Array | pa.ChunkedArray, french: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """`content_sha256` of each row: the hex sha256 of its released text, `english + "\n" + french` in UTF-8, so that
-    a later release can tell a row whose text was edited. The sides are joined in Arrow, not row by row in Python."""
+def content_digests(english: pa.Array | pa.ChunkedArray, french: pa.Array | pa.ChunkedArray) -> pa.FixedSizeBinaryArray:
+    """`content_sha256` of each row: the sha256 of its released text, `english + "\n" + french` in UTF-8, so that a
+    later release can tell a row whose text was edited. The sides are joined in Arrow, not row by row in Python."""
     joined = pc.binary_join_element_wise(english, french, "\n").cast(pa.binary())
     sha256 = hashlib.sha256
-    return pa.array([sha256(text).hexdigest() for text in joined.to_pylist()], pa.string())
+    return digest_array([sha256(text).digest() for text in joined.to_pylist()])
 
 
 def build_manifest(rows: pa.Table | pa.RecordBatch) -> pa.Table:

@@ -17,7 +17,7 @@ import pytest
 from pipeline import build
 from pipeline.io import StageError
 from pipeline.split import SCHEMA as SPLIT_SCHEMA
-from schema.manifest import content_digests, matching_key, row_id
+from schema.manifest import content_digests, key_digest, matching_key, row_id
 from tests.helpers import make_params
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "build"
@@ -32,8 +32,8 @@ def split_table(rows: list[dict]) -> pa.Table:
     for row in rows:
         english_key, french_key = matching_key(row["english"]), matching_key(row["french"])
         (content,) = content_digests(pa.array([row["english"]]), pa.array([row["french"]])).to_pylist()
-        keyed.append({**row, "id": row_id(english_key, french_key), "english_key": english_key,
-                      "french_key": french_key, "content_sha256": content})
+        keyed.append({**row, "id": row_id(english_key, french_key), "english_key_sha256": key_digest(row["english"]),
+                      "french_key_sha256": key_digest(row["french"]), "content_sha256": content})
     return pa.Table.from_pylist(keyed, schema=SPLIT_SCHEMA).sort_by("id")
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline import changelog
 from pipeline.changelog import diff, render_markdown
-from schema.manifest import build_manifest, content_digests, matching_key, row_id
+from schema.manifest import build_manifest, content_digests, key_digest, matching_key, row_id
 
 RELEASED = [
     ("train", "Week 1", "Semaine 1"),
@@ -25,8 +25,8 @@ def manifest(rows: list[tuple[str, str, str]]) -> pa.Table:
     return build_manifest(pa.table({
         "id": [row_id(e, f) for e, f in zip(english_keys, french_keys)],
         "split": [split for split, _, _ in rows],
-        "english_key": english_keys,
-        "french_key": french_keys,
+        "english_key_sha256": [key_digest(english) for _, english, _ in rows],
+        "french_key_sha256": [key_digest(french) for _, _, french in rows],
         "content_sha256": content_digests(english, french),
     }))
 

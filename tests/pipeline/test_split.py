@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
 import tempfile
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from pipeline.io import StageError, table_files
 from pipeline.split import SCHEMA, split_file
-from schema.manifest import MANIFEST_FILE, build_manifest, matching_key, row_id
+from schema.manifest import MANIFEST_FILE, build_manifest, key_digest, row_id
 from schema.params import SPLITS, SplitParams
 from tests.helpers import reconstruction
 
@@ -67,8 +68,8 @@ def split_rows(rows: list[Row], params: SplitParams | None = None) -> Run:
 
 
 def assert_no_leak(rows: list[dict]) -> None:
-    for side in ("english_key", "french_key"):
-        splits_of: dict[str, set[str]] = defaultdict(set)
+    for side in ("english_key_sha256", "french_key_sha256"):
+        splits_of: dict[bytes, set[str]] = defaultdict(set)
         for row in rows:
             splits_of[row[side]].add(row["split"])
         leaked = {key: splits for key, splits in splits_of.items() if len(splits) > 1}
@@ -140,8 +141,8 @@ def test_row_order_changes_nothing(texts: list[tuple[str, str]], shuffler: rando
 def test_appending_moves_only_groups_the_new_rows_touch(texts: list[tuple[str, str]], added: list[tuple[str, str]]) -> None:
     before = split_rows(numbered(texts))
     after = split_rows(numbered(texts) + numbered(added, first_line=1000))
-    added_english = {matching_key(english) for english, _ in added}
-    added_french = {matching_key(french) for _, french in added}
+    added_english = {key_digest(english) for english, _ in added}
+    added_french = {key_digest(french) for _, french in added}
     touched_groups = _groups_touching(before.rows, added_english, added_french)
     for row in before.rows:
         assert row["id"] in after.split_of
@@ -150,13 +151,13 @@ def test_appending_moves_only_groups_the_new_rows_touch(texts: list[tuple[str, s
     assert_no_leak(after.rows)
 
 
-def _groups_touching(rows: list[dict], english_keys: set[str], french_keys: set[str]) -> set[str]:
+def _groups_touching(rows: list[dict], english_keys: set[bytes], french_keys: set[bytes]) -> set[str]:
     """Ids of rows whose group (rows linked through a shared key) contains one of the keys."""
-    touched = {row["id"] for row in rows if row["english_key"] in english_keys or row["french_key"] in french_keys}
+    touched = {row["id"] for row in rows if row["english_key_sha256"] in english_keys or row["french_key_sha256"] in french_keys}
     while True:
-        english = {row["english_key"] for row in rows if row["id"] in touched}
-        french = {row["french_key"] for row in rows if row["id"] in touched}
-        grown = {row["id"] for row in rows if row["english_key"] in english or row["french_key"] in french}
+        english = {row["english_key_sha256"] for row in rows if row["id"] in touched}
+        french = {row["french_key_sha256"] for row in rows if row["id"] in touched}
+        grown = {row["id"] for row in rows if row["english_key_sha256"] in english or row["french_key_sha256"] in french}
         if grown == touched:
             return touched
         touched = grown
@@ -168,7 +169,7 @@ def test_no_normalised_text_is_in_two_splits(texts: list[tuple[str, str]], salt:
     run = split_rows(numbered(texts), SplitParams(salt=salt))
     assert_no_leak(run.rows)
     assert_accounted(run, len(texts))
-    assert len({(row["english_key"], row["french_key"]) for row in run.rows}) == len(run.rows)
+    assert len({(row["english_key_sha256"], row["french_key_sha256"]) for row in run.rows}) == len(run.rows)
     assert [row["id"] for row in run.rows] == sorted(row["id"] for row in run.rows)
 
 
@@ -335,7 +336,7 @@ def test_output_schema_is_the_contract(tmp_path: Path) -> None:
     run = Run(tmp_path, [(2, "Week 1", "Semaine 1")], SplitParams())
     assert run.table.schema.remove_metadata() == SCHEMA
     assert run.rows[0]["flags"] == ["short"]
-    assert run.rows[0]["english_key"] == "week 1"
+    assert run.rows[0]["english_key_sha256"] == hashlib.sha256(b"week 1").digest() == key_digest("Week 1")
 
 
 def _reconstruction_rows() -> list[Row]:
@@ -356,7 +357,7 @@ def test_reconstruction_is_split_without_leaks(tmp_path: Path) -> None:
     assert_accounted(run, len(rows))
     assert_no_leak(run.rows)
     assert run.metrics["duplicates_merged"] > 0
-    assert len({(row["english_key"], row["french_key"]) for row in run.rows}) == len(run.rows)
+    assert len({(row["english_key_sha256"], row["french_key_sha256"]) for row in run.rows}) == len(run.rows)
     for name in SPLITS:
         assert abs(run.metrics["ratio_deviation"][name]) <= 0.02, run.metrics
     shuffled = rows[:]

@@ -14,6 +14,7 @@ from schema.manifest import (
     ManifestError,
     build_manifest,
     content_digests,
+    key_digest,
     matching_key,
     read_manifest,
     row_id,
@@ -76,8 +77,8 @@ def _split_rows() -> pa.Table:
             "line": [3, 2],
             "english": english,
             "french": french,
-            "english_key": ["week 2", "week 1"],
-            "french_key": ["semaine 2", "semaine 1"],
+            "english_key_sha256": [key_digest("Week 2"), key_digest("Week 1")],
+            "french_key_sha256": [key_digest("Semaine 2"), key_digest("Semaine 1")],
             "content_sha256": content_digests(english, french),
         }
     )
@@ -90,7 +91,8 @@ def test_build_manifest_keeps_the_released_text_hash_and_sorts_by_id() -> None:
     by_id = {row["id"]: row for row in manifest.to_pylist()}
     week_1 = by_id[row_id("week 1", "semaine 1")]
     assert week_1["split"] == "train"
-    assert week_1["content_sha256"] == hashlib.sha256("Week 1\nSemaine 1".encode()).hexdigest()
+    assert week_1["content_sha256"] == hashlib.sha256("Week 1\nSemaine 1".encode()).digest()
+    assert week_1["english_key_sha256"] == hashlib.sha256(b"week 1").digest()
 
 
 def test_read_manifest_round_trips(tmp_path) -> None:
@@ -106,8 +108,8 @@ def test_read_manifest_names_a_missing_file(tmp_path) -> None:
 
 def test_read_manifest_names_missing_columns(tmp_path) -> None:
     path = tmp_path / MANIFEST_FILE
-    pq.write_table(build_manifest(_split_rows()).drop_columns(["french_key"]), path)
-    with pytest.raises(ManifestError, match="missing manifest columns french_key"):
+    pq.write_table(build_manifest(_split_rows()).drop_columns(["french_key_sha256"]), path)
+    with pytest.raises(ManifestError, match="missing manifest columns french_key_sha256"):
         list(read_manifest(path))
 
 
