@@ -1,9 +1,16 @@
-"""Rules on languages: `wrong_language`, with py3langid's bundled model; reads and writes nothing."""
+"""Rules on languages: `wrong_language`, with py3langid's bundled model; reads and writes nothing but the model's cache
+(see `identifier`)."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+import zipfile
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,12 +50,52 @@ def prose(texts: pa.Array, max_chars: int) -> pa.Array:
     return pc.utf8_slice_codeunits(texts, 0, max_chars)
 
 
+LANGUAGES = ("en", "fr")
+
+
 @cache
 def identifier() -> Any:
-    """py3langid restricted to English and French, with probabilities; its model ships inside the package."""
-    from py3langid.langid import _load_identifier
+    """py3langid restricted to English and French, with probabilities; its model ships inside the package.
 
-    return _load_identifier(norm_probs=True, langs=["en", "fr"])
+    The bundled model is LZMA-compressed: decompressing it takes some 0.8 s in every process that judges a text.
+    The restricted model is therefore kept uncompressed in the user's cache, under py3langid's version, and read
+    from there in a tenth of that time; a missing or unreadable copy is rebuilt from the bundled model.
+    """
+    from py3langid.langid import LanguageIdentifier, _load_identifier
+    from py3langid.modelio import _to_array
+
+    cached = model_cache()
+    try:
+        with np.load(cached, allow_pickle=False) as model:
+            return LanguageIdentifier(model["ptc"], model["pc"], model["classes"].tolist(), _to_array(model["nextmove"]),
+                                      model["output"].tolist(), norm_probs=True, tk_row=_to_array(model["row"]))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        loaded = _load_identifier(norm_probs=True, langs=list(LANGUAGES))
+    with suppress(OSError):
+        _keep(loaded, cached)
+    return loaded
+
+
+def _keep(loaded: Any, path: Path) -> None:
+    """Writes the restricted model to `path` under a name of its own first, so that a process reading it never sees
+    it half written, whatever other processes are writing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as file:
+        try:
+            np.savez(file, ptc=loaded.nb_ptc, pc=loaded.nb_pc, classes=np.array(loaded.nb_classes),
+                     nextmove=np.frombuffer(loaded.tk_nextmove, dtype=f"u{loaded.tk_nextmove.itemsize}"),
+                     row=np.frombuffer(loaded.tk_row, dtype=f"u{loaded.tk_row.itemsize}"),
+                     output=np.array(loaded.tk_output, dtype=np.int32))
+            file.close()
+            os.replace(file.name, path)
+        finally:
+            Path(file.name).unlink(missing_ok=True)
+
+
+def model_cache() -> Path:
+    """Where the restricted identifier model is kept: `$XDG_CACHE_HOME` (default `~/.cache`)/nyu-enfr/."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "nyu-enfr" / f"py3langid-{version('py3langid')}-{'-'.join(LANGUAGES)}.npz"
 
 
 # Function words of one language that are not words of the other. A side whose own language's function words

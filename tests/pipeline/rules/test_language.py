@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from pipeline.rules.language import WrongLanguage, prose
+from pipeline.rules.language import WrongLanguage, identifier, model_cache, prose
 from schema.params import ValidateParams
 
 ENGLISH = (
@@ -59,3 +59,47 @@ def test_message_says_which_side_reads_as_what():
     message = WrongLanguage().explain(FRENCH, ENGLISH, ValidateParams())
     assert message.startswith("the English side reads as fr (p=")
     assert "the French side reads as en" in message
+
+
+SAMPLES = [
+    "The gradient of the loss with respect to the weights is computed by backpropagation.",
+    "Le gradient de la perte par rapport aux poids est calculé par rétropropagation.",
+    "Energy-based models assign low energy to compatible pairs",
+    "Réseaux convolutifs",
+    "x",
+]
+
+
+def _bundled_model_must_not_be_loaded(*args, **kwargs):
+    raise AssertionError("the cached model should have been used")
+
+
+def test_identifier_model_is_cached_uncompressed_and_judges_as_the_bundled_one(tmp_path, monkeypatch):
+    from py3langid.langid import _load_identifier
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    identifier.cache_clear()
+    try:
+        built = identifier()
+        assert model_cache().is_relative_to(tmp_path) and model_cache().is_file()
+        assert list(model_cache().parent.iterdir()) == [model_cache()]
+        bundled = _load_identifier(norm_probs=True, langs=["en", "fr"])
+        identifier.cache_clear()
+        monkeypatch.setattr("py3langid.langid._load_identifier", _bundled_model_must_not_be_loaded)
+        reread = identifier()
+        for text in SAMPLES:
+            assert reread.classify(text) == built.classify(text) == bundled.classify(text)
+    finally:
+        identifier.cache_clear()
+
+
+def test_an_unreadable_model_cache_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    model_cache().parent.mkdir(parents=True)
+    model_cache().write_bytes(b"half a file")
+    identifier.cache_clear()
+    try:
+        assert identifier().classify(SAMPLES[0])[0] == "en"
+        assert model_cache().stat().st_size > 1_000_000
+    finally:
+        identifier.cache_clear()
