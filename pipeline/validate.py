@@ -60,12 +60,30 @@ def _per_row(columns: list[pa.Array], rows: int) -> pa.ListArray:
     return pa.ListArray.from_arrays(offsets, values.drop_null())
 
 
+def checks(rules: list[Rule], english: pa.Array, french: pa.Array, params: ValidateParams) -> list[pa.Array]:
+    """`rule.check` of each rule on the batch; the rules with a `screen` pattern run only on the rows where a side
+    matches one of those patterns, found in one scan, and are null elsewhere as they would be."""
+    screened = [rule for rule in rules if rule.screen]
+    found: dict[str, pa.Array] = {}
+    if screened:
+        pattern = "|".join(f"(?:{rule.screen})" for rule in screened)
+        suspects = pc.fill_null(pc.or_(pc.match_substring_regex(english, pattern),
+                                       pc.match_substring_regex(french, pattern)), False)
+        rows = pc.indices_nonzero(suspects)
+        # Where each row's result sits among the suspects' results, null for the others.
+        positions = pc.subtract(pc.cumulative_sum(pc.cast(suspects, pa.int64())), 1)
+        spread = pc.if_else(suspects, positions, pa.scalar(None, pa.int64()))
+        english_suspects, french_suspects = english.take(rows), french.take(rows)
+        found = {rule.reason: rule.check(english_suspects, french_suspects, params).take(spread) for rule in screened}
+    return [found[rule.reason] if rule.reason in found else rule.check(english, french, params) for rule in rules]
+
+
 def validate_batch(batch: pa.RecordBatch, params: ValidateParams) -> tuple[pa.RecordBatch, list[dict[str, Any]]]:
     """Splits one ingested batch into validated rows (`schema.pair.SCHEMA`) and reject records."""
     english, french = normalize(batch.column("english")), normalize(batch.column("french"))
     rejecting, flagging = _active(params, "reject"), _active(params, "flag")
-    rejected_by = [rule.check(english, french, params) for rule in rejecting]
-    flagged_by = [rule.check(english, french, params) for rule in flagging]
+    fired = checks(rejecting + flagging, english, french, params)
+    rejected_by, flagged_by = fired[: len(rejecting)], fired[len(rejecting):]
     rejected = _filled(batch.num_rows, False, pa.bool_())
     for fired in rejected_by:
         rejected = pc.or_(rejected, pc.is_valid(fired))

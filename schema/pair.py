@@ -29,6 +29,7 @@ NFC_STABLE_RANGES = (
     (0x2002, 0x20CF), (0x2100, 0x2125), (0x2127, 0x2129), (0x212C, 0x2328), (0x232B, 0x27FF), (0x1D400, 0x1D7FF),
 )
 _MAYBE_NOT_NFC = "[^" + "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}" for low, high in NFC_STABLE_RANGES) + "]"
+_MAYBE_UNNORMALIZED = f"{_MAYBE_NOT_NFC}|{_UNTIDY}"
 
 
 def replace_where(values: pa.Array, mask: pa.Array, replacements: pa.Array) -> pa.Array:
@@ -51,12 +52,16 @@ def _rewrite(texts: pa.Array, needs: pa.Array, transform: Callable[[pa.Array], p
 def normalize(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Unicode NFC, runs of collapsible spaces made one ASCII space, ends stripped; nulls stay null.
 
-    Only strings with a character outside `NFC_STABLE_RANGES` that are not already NFC go through
-    `utf8_normalize`, and only untidy strings through the space rewrite: checking is several times cheaper than
-    rewriting text that is already clean.
+    One scan finds the strings that may need either rewrite (a character outside `NFC_STABLE_RANGES`, or untidy
+    spaces); only those are looked at again, and only the ones that are not NFC, or untidy, are rewritten: a scan
+    costs the same whatever the pattern, and checking is several times cheaper than rewriting clean text.
     """
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
+    return _rewrite(texts, pc.match_substring_regex(texts, _MAYBE_UNNORMALIZED), _normalize_suspects)
+
+
+def _normalize_suspects(texts: pa.Array) -> pa.Array:
     maybe = pc.fill_null(pc.match_substring_regex(texts, _MAYBE_NOT_NFC), False)
     if pc.any(maybe).as_py():
         not_nfc = [not unicodedata.is_normalized("NFC", text) for text in pc.filter(texts, maybe).to_pylist()]

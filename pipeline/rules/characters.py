@@ -10,6 +10,7 @@ from schema.params import ValidateParams
 
 # RE2 syntax. Tab and newline are absent because normalisation has already turned them into spaces.
 _CONTROL_SET = r"\x{00}-\x{08}\x{0B}-\x{1F}\x{7F}-\x{9F}\x{FFFD}"
+_CONTROL = f"[{_CONTROL_SET}]"
 
 
 class ControlCharacters(Rule):
@@ -21,10 +22,10 @@ class ControlCharacters(Rule):
     """
 
     reason = "control_characters"
+    screen = _CONTROL
 
     def check(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> pa.Array:
-        pattern = f"[{_CONTROL_SET}]"
-        return self.fired(pc.or_(pc.match_substring_regex(english, pattern), pc.match_substring_regex(french, pattern)))
+        return self.fired(pc.or_(pc.match_substring_regex(english, _CONTROL), pc.match_substring_regex(french, _CONTROL)))
 
     def explain(self, english: str | None, french: str | None, params: ValidateParams) -> str:
         only_controls = pc.replace_substring_regex(pa.array([english, french], pa.string()), f"[^{_CONTROL_SET}]+", "")

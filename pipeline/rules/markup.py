@@ -55,6 +55,7 @@ class Markup(Rule):
     """
 
     reason = "markup"
+    screen = MARKUP
 
     def check(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> pa.Array:
         return self.fired(_either_side(english, french, MARKUP))

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from pipeline import ingest, validate
 from pipeline.io import StageError
+from pipeline.rules import RULES
 from schema.pair import SCHEMA
+from schema.pair import normalize as schema_normalize
 from schema.params import ParamsError, ValidateParams, load_params
 from tests.helpers import REPO, make_params, reconstruction
 
@@ -105,6 +107,24 @@ def test_no_row_is_dropped_without_a_reason(pairs):
     assert sorted(kept_lines + rejected_lines) == [line for line, _, _ in rows]
     assert all(reject["reasons"] and reject["message"] for reject in rejects)
     assert all(row["english"] and row["french"] for row in kept.to_pylist())
+
+
+MARKED_SIDE = st.none() | st.lists(
+    st.sampled_from(list("ab <>/=\"'{}%!()[]*`\x00\x7f\ufffd") + ["<br>", "<!--", "{{ x }}", "{% if %}", "![a](b)", "é"]),
+    max_size=20,
+).map("".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(MARKED_SIDE, MARKED_SIDE), max_size=25))
+def test_screened_rules_give_what_they_give_on_the_whole_batch(pairs):
+    english = schema_normalize(pa.array([english for english, _ in pairs], pa.string()))
+    french = schema_normalize(pa.array([french for _, french in pairs], pa.string()))
+    params = ValidateParams()
+    assert any(rule.screen for rule in RULES)
+    screened = validate.checks(list(RULES), english, french, params)
+    for rule, fired in zip(RULES, screened, strict=True):
+        assert fired.to_pylist() == rule.check(english, french, params).to_pylist(), rule.reason
 
 
 def test_unknown_rule_name_fails_at_start_up_listing_the_valid_ones(tmp_path):
