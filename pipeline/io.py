@@ -185,14 +185,14 @@ class _NoPandas:
 def without_pandas() -> None:
     """Makes pandas unimportable in this process. pyarrow imports pandas (0.8 s) the first time it converts Python
     or NumPy values, only to check whether they are pandas objects, and goes on without it when the import fails.
-    Stages whose code does not use pandas call this first, and every worker process does."""
+    Stages whose code does not use pandas call this first; their workers, forked from them, inherit it."""
     if "pandas" not in sys.modules and not any(isinstance(finder, _NoPandas) for finder in sys.meta_path):
         sys.meta_path.insert(0, _NoPandas())  # type: ignore[arg-type]
 
 
 def use_allocator(name: str) -> None:
-    """Makes `name` ("jemalloc", "mimalloc" or "system") Arrow's allocator in this process and in the worker
-    processes it starts from now on (see pipeline/__init__.py for the default)."""
+    """Makes `name` ("jemalloc", "mimalloc" or "system") Arrow's allocator in this process, in the workers forked from
+    it and in any Python process it starts (see pipeline/__init__.py for the default)."""
     os.environ["ARROW_DEFAULT_MEMORY_POOL"] = name
     pa.set_memory_pool(getattr(pa, f"{name}_memory_pool")())
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import pyarrow as pa
 import pytest
 
 from pipeline.parallel import ordered_map, worker_count
+from tests.helpers import REPO
 
 
 def squares_and_pid(batch: pa.RecordBatch) -> tuple[list[int], int]:
@@ -38,6 +40,15 @@ def pandas_after_conversion(batch: pa.RecordBatch) -> bool:
     return "pandas" in sys.modules
 
 
-def test_workers_never_import_pandas():
-    batches = [pa.record_batch([pa.array([index])], names=["n"]) for index in range(4)]
-    assert not any(ordered_map(pandas_after_conversion, batches, 2))
+def test_workers_of_a_process_that_keeps_pandas_out_never_import_it():
+    script = (
+        "from pipeline.io import without_pandas\n"
+        "without_pandas()\n"
+        "import pyarrow as pa\n"
+        "from pipeline.parallel import ordered_map\n"
+        "from tests.pipeline.test_parallel import pandas_after_conversion\n"
+        "batches = [pa.record_batch([pa.array([index])], names=['n']) for index in range(4)]\n"
+        "print(list(ordered_map(pandas_after_conversion, batches, 2)))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == str([False] * 4)
