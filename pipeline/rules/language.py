@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.rules.base import Rule
+from schema.pair import replace_where
 from schema.params import ValidateParams
 
 # What is not prose in the course notes: display and inline maths, code spans, emphasised terms (the French side
@@ -44,10 +45,19 @@ _RAW_PER_PROSE_CHAR = 4
 
 def prose(texts: pa.Array, max_chars: int) -> pa.Array:
     """The letters-and-spaces part of each text that the identifier sees, cut to `max_chars`."""
-    texts = pc.utf8_slice_codeunits(texts, 0, _RAW_PER_PROSE_CHAR * max_chars)
+    texts = cut(texts, _RAW_PER_PROSE_CHAR * max_chars)
     texts = pc.replace_substring_regex(texts, _NOT_PROSE_AT_ALL, " ")
     texts = pc.utf8_trim(pc.replace_substring_regex(texts, r"\s+", " "), characters=" ")
-    return pc.utf8_slice_codeunits(texts, 0, max_chars)
+    return cut(texts, max_chars)
+
+
+def cut(texts: pa.Array, max_chars: int) -> pa.Array:
+    """Each text cut to its first `max_chars` characters. A text of at most `max_chars` bytes has at most that many
+    characters, so only longer ones are sliced, instead of copying every text."""
+    long = pc.greater(pc.binary_length(texts), max_chars)
+    if not pc.any(long).as_py():
+        return texts
+    return replace_where(texts, long, pc.utf8_slice_codeunits(texts.filter(long), 0, max_chars))
 
 
 LANGUAGES = ("en", "fr")
@@ -131,7 +141,7 @@ def _settled(texts: pa.Array, expected: str, max_chars: int) -> pa.Array:
     are counted.
     """
     other = "fr" if expected == "en" else "en"
-    raw = pc.utf8_slice_codeunits(texts, 0, _RAW_PER_PROSE_CHAR * max_chars)
+    raw = cut(texts, _RAW_PER_PROSE_CHAR * max_chars)
     own_any = pc.match_substring_regex(raw, FUNCTION_WORDS[expected])
     other_any = pc.match_substring_regex(raw, FUNCTION_WORDS[other])
     settled = pc.fill_null(pc.and_(own_any, pc.invert(other_any)), False)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
-from pipeline.rules.language import WrongLanguage, identifier, model_cache, prose
+from pipeline.rules.language import WrongLanguage, cut, identifier, model_cache, prose
 from schema.params import ValidateParams
 
 ENGLISH = (
@@ -103,3 +104,11 @@ def test_an_unreadable_model_cache_is_rebuilt(tmp_path, monkeypatch):
         assert model_cache().stat().st_size > 1_000_000
     finally:
         identifier.cache_clear()
+
+
+def test_cut_keeps_the_first_characters_of_long_texts_only():
+    texts = pa.array(["é" * 5, "é" * 3, "abcdef", None, "ab"], pa.string())
+    assert cut(texts, 4).to_pylist() == ["é" * 4, "é" * 3, "abcd", None, "ab"]
+    assert cut(texts, 4).to_pylist() == pc.utf8_slice_codeunits(texts, 0, 4).to_pylist()
+    short = pa.array(["abc", None], pa.string())
+    assert cut(short, 4) is short
