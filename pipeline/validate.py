@@ -82,8 +82,8 @@ def validate_batch(batch: pa.RecordBatch, params: ValidateParams) -> tuple[pa.Re
     """Splits one ingested batch into validated rows (`schema.pair.SCHEMA`) and reject records."""
     english, french = normalize(batch.column("english")), normalize(batch.column("french"))
     rejecting, flagging = _active(params, "reject"), _active(params, "flag")
-    fired = checks(rejecting + flagging, english, french, params)
-    rejected_by, flagged_by = fired[: len(rejecting)], fired[len(rejecting):]
+    results = checks(rejecting + flagging, english, french, params)
+    rejected_by, flagged_by = results[: len(rejecting)], results[len(rejecting):]
     rejected = _filled(batch.num_rows, False, pa.bool_())
     for fired in rejected_by:
         rejected = pc.or_(rejected, pc.is_valid(fired))

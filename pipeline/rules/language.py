@@ -79,7 +79,7 @@ def identifier() -> Any:
         with np.load(cached, allow_pickle=False) as model:
             return LanguageIdentifier(model["ptc"], model["pc"], model["classes"].tolist(), _to_array(model["nextmove"]),
                                       model["output"].tolist(), norm_probs=True, tk_row=_to_array(model["row"]))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
         loaded = _load_identifier(norm_probs=True, langs=list(LANGUAGES))
     with suppress(OSError):
         _keep(loaded, cached)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from pipeline.io import StageError, table_files
 from pipeline.split import SCHEMA, split_file
-from schema.manifest import MANIFEST_FILE, build_manifest, key_digest, row_id
+from schema.manifest import ID_PREFIX, MANIFEST_FILE, build_manifest, id_digests, key_digest, row_id
 from schema.params import SPLITS, SplitParams
 from tests.helpers import reconstruction
 
@@ -337,6 +337,15 @@ def test_output_schema_is_the_contract(tmp_path: Path) -> None:
     assert run.table.schema.remove_metadata() == SCHEMA
     assert run.rows[0]["flags"] == ["short"]
     assert run.rows[0]["english_key_sha256"] == hashlib.sha256(b"week 1").digest() == key_digest("Week 1")
+
+
+def test_every_id_can_be_checked_from_the_manifest_alone(tmp_path: Path) -> None:
+    rows = [(2, "Week 1", "Semaine 1"), (3, "The gradient points uphill.", "Le gradient pointe vers le haut.")]
+    manifest = pq.read_table(Run(tmp_path, rows, SplitParams()).manifest(tmp_path)).to_pylist()
+    assert len(manifest) == 2
+    for entry in manifest:
+        (digest,) = id_digests([entry["english_key_sha256"]], [entry["french_key_sha256"]])
+        assert entry["id"] == ID_PREFIX + digest.hex()
 
 
 def _reconstruction_rows() -> list[Row]:
