@@ -12,7 +12,9 @@ each step, and last one line:
 where `pipeline_s` sums the stages, `peak_rss_mb` is the largest peak of any stage, `ratio_floor` is
 `pipeline_s / floor_s` and `speedup_baseline` is `baseline_s / pipeline_s` (`nan` when the baseline is skipped).
 
-Usage: python bench/run.py --rows 1000000 [--workdir DIR] [--baseline-max-rows N] [--keep]
+With `--repeat K`, the floor, the baseline and the stages run K times in rounds, and each step's median is reported.
+
+Usage: python bench/run.py --rows 1000000 [--repeat K] [--workdir DIR] [--baseline-max-rows N] [--keep]
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import argparse
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,11 +108,47 @@ def table(steps: list[Step], rows: int) -> str:
     return "\n".join(lines)
 
 
-def bench(rows: int, workdir: Path, baseline_max_rows: int) -> int:
-    python = sys.executable
-    env = child_env(workdir)
-    logs = workdir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+def run_round(corpus: Path, workdir: Path, baseline_max_rows: int, rows: int) -> list[Step]:
+    """The floor, the baseline and the stages once, each as its own process, from a work directory cleared of the
+    outputs of an earlier round (overwriting files costs the file system more than writing new ones)."""
+    python, env, logs = sys.executable, child_env(workdir), workdir / "logs"
+    for output in ("data", "dist", "metrics", "plots", "baseline"):
+        shutil.rmtree(workdir / output, ignore_errors=True)
+    (workdir / "floor.parquet").unlink(missing_ok=True)
+    print("floor: Arrow CSV → zstd parquet")
+    steps = [measure("floor", [python, str(BENCH / "floor.py"), str(corpus), str(workdir / "floor.parquet")], workdir,
+                     env, logs)]
+    if rows <= baseline_max_rows:
+        print("baseline: pandas + per-row Pydantic + datasets train_test_split")
+        try:
+            steps.append(measure("baseline", [python, str(BENCH / "baseline.py"), str(corpus), str(workdir / "baseline")],
+                                 workdir, env, logs))
+        except StepFailed as exc:
+            # A baseline killed for lack of memory is a result, not a reason to drop the pipeline's figures.
+            print(f"  {exc}")
+            steps.append(Step("baseline", math.nan, note="failed: see the message above"))
+    else:
+        steps.append(Step("baseline", math.nan, note=f"skipped: needs ~{rows / 1e6 * BASELINE_GB_PER_MILLION:,.1f} GB "
+                          f"({BASELINE_GB_PER_MILLION} GB per 1M rows) above --baseline-max-rows {baseline_max_rows:,}"))
+        print(f"baseline: {steps[-1].note}")
+    write_params(workdir, corpus)
+    for stage in STAGES:
+        print(f"{stage}: python -m pipeline.{stage}")
+        steps.append(measure(stage, [python, "-m", f"pipeline.{stage}"], workdir, env, logs))
+    return steps
+
+
+def medians(rounds: list[list[Step]]) -> list[Step]:
+    """Each step's median wall time, CPU time and peak over the rounds (the rounds run the same steps in order)."""
+    return [
+        Step(same[0].name, *(statistics.median(getattr(step, field) for step in same)
+                             for field in ("wall_s", "cpu_s", "peak_mib")), same[0].note)
+        for same in zip(*rounds, strict=True)
+    ]
+
+
+def bench(rows: int, workdir: Path, baseline_max_rows: int, repeat: int = 1) -> int:
+    (workdir / "logs").mkdir(parents=True, exist_ok=True)
     corpus = workdir / "corpus.csv"
 
     print(f"generate: {rows:,} records into {corpus}")
@@ -119,38 +158,23 @@ def bench(rows: int, workdir: Path, baseline_max_rows: int) -> int:
                   note=f"{corpus.stat().st_size / 2**20:,.0f} MiB; " + ", ".join(f"{n} {k:,}" for n, k in sorted(kinds.items())))]
     print(f"  {steps[0].note}")
 
-    print("floor: Arrow CSV → zstd parquet")
-    floor = measure("floor", [python, str(BENCH / "floor.py"), str(corpus), str(workdir / "floor.parquet")], workdir, env, logs)
-    steps.append(floor)
-
-    baseline_gb = rows / 1e6 * BASELINE_GB_PER_MILLION
-    if rows <= baseline_max_rows:
-        print("baseline: pandas + per-row Pydantic + datasets train_test_split")
-        try:
-            baseline = measure("baseline", [python, str(BENCH / "baseline.py"), str(corpus), str(workdir / "baseline")],
-                               workdir, env, logs)
-        except StepFailed as exc:
-            # A baseline killed for lack of memory is a result, not a reason to drop the pipeline's figures.
-            print(f"  {exc}")
-            baseline = Step("baseline", math.nan, note="failed: see the message above")
-    else:
-        baseline = Step("baseline", math.nan, note=f"skipped: needs ~{baseline_gb:,.1f} GB ({BASELINE_GB_PER_MILLION} GB "
-                        f"per 1M rows) above --baseline-max-rows {baseline_max_rows:,}")
-        print(f"baseline: {baseline.note}")
-    steps.append(baseline)
-
-    write_params(workdir, corpus)
-    stages: list[Step] = []
-    for stage in STAGES:
-        print(f"{stage}: python -m pipeline.{stage}")
-        stages.append(measure(stage, [python, "-m", f"pipeline.{stage}"], workdir, env, logs))
-        steps.append(stages[-1])
+    rounds = []
+    for index in range(repeat):
+        if repeat > 1:
+            print(f"round {index + 1} of {repeat}")
+        rounds.append(run_round(corpus, workdir, baseline_max_rows, rows))
+    measured = medians(rounds)
+    floor, baseline, stages = measured[0], measured[1], measured[2:]
+    steps += measured
 
     pipeline_s = sum(step.wall_s for step in stages)
     peak = max(step.peak_mib for step in stages)
+    # Sums of medians, not the median of sums: each step's figure is the one the table shows.
     steps.append(Step("pipeline", pipeline_s, sum(step.cpu_s for step in stages), peak,
                       note="sum of " + " + ".join(step.name for step in stages) + "; peak is the largest stage's"))
     print()
+    if repeat > 1:
+        print(f"medians of {repeat} rounds")
     print(table(steps, rows))
     print(f"rows={rows} pipeline_s={pipeline_s:.2f} floor_s={floor.wall_s:.2f} baseline_s={baseline.wall_s:.2f} "
           f"ratio_floor={pipeline_s / floor.wall_s:.2f} speedup_baseline={baseline.wall_s / pipeline_s:.2f} "
@@ -168,10 +192,15 @@ def main() -> int:
                         default=int(BASELINE_MAX_GB / BASELINE_GB_PER_MILLION * 1e6 // 1e6 * 1e6),
                         help="skip the baseline above this many rows, as it holds everything in memory "
                         f"(~{BASELINE_GB_PER_MILLION} GB per 1M rows; default keeps it under ~{BASELINE_MAX_GB} GB)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the floor, the baseline and the stages this many times, in rounds, and report each "
+                        "step's median (this machine's speed drifts by some 15 %% between runs)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
     args = parser.parse_args()
     if args.rows < 1:
         parser.error("--rows must be at least 1")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if not RECONSTRUCTION.is_file():
         print(f"bench: the reconstruction is not at {RECONSTRUCTION}; it is the source of the generated rows",
               file=sys.stderr)
@@ -179,7 +208,7 @@ def main() -> int:
     workdir = args.workdir.resolve() if args.workdir else Path(tempfile.mkdtemp(prefix="bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        return bench(args.rows, workdir, args.baseline_max_rows)
+        return bench(args.rows, workdir, args.baseline_max_rows, args.repeat)
     except StepFailed as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1

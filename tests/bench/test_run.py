@@ -1,4 +1,5 @@
-"""Smoke test of the benchmark: `bench/run.py --rows 2000` runs every step and ends with the summary line."""
+"""Smoke test of the benchmark: `bench/run.py --rows 2000 --repeat 2` runs every step twice and ends with the summary
+line."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ SUMMARY = re.compile(
 def test_bench_runs_at_2000_rows(tmp_path):
     reconstruction()
     result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run.py"), "--rows", "2000"],
+        [sys.executable, str(REPO / "bench" / "run.py"), "--rows", "2000", "--repeat", "2"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -27,6 +28,7 @@ def test_bench_runs_at_2000_rows(tmp_path):
     assert header.split()[:3] == ["step", "wall", "s"] and "peak RSS MiB" in header
     rows = {line.split()[0] for line in lines[lines.index(header) + 1 : -1]}
     assert {"floor", "baseline", "ingest", "validate", "split", "pipeline"} <= rows
+    assert "round 2 of 2" in lines and "medians of 2 rounds" in lines
 
     summary = SUMMARY.fullmatch(lines[-1])
     assert summary, lines[-1]
@@ -39,3 +41,16 @@ def test_bench_runs_at_2000_rows(tmp_path):
                         abs_tol=0.01)
     # The temporary work directory is removed, and nothing is written where the benchmark was started.
     assert not any(tmp_path.iterdir())
+
+
+def test_medians_take_each_step_over_the_rounds():
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from run import Step, medians
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    rounds = [[Step("floor", 1.0, 2.0, 100.0), Step("ingest", 5.0, 6.0, 300.0)],
+              [Step("floor", 3.0, 1.0, 120.0), Step("ingest", 4.0, 9.0, 200.0)],
+              [Step("floor", 2.0, 3.0, 110.0), Step("ingest", 6.0, 7.0, 250.0)]]
+    assert [(step.name, step.wall_s, step.cpu_s, step.peak_mib) for step in medians(rounds)] == [
+        ("floor", 2.0, 2.0, 110.0), ("ingest", 5.0, 7.0, 250.0)]
