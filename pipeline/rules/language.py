@@ -216,15 +216,17 @@ class WrongLanguage(Rule):
         return self.explain_rows(pa.array([english], pa.string()), pa.array([french], pa.string()), params)[0]
 
     def explain_rows(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> list[str]:
-        # One identification for all reported sides: cutting texts to prose costs a regex compilation per call.
-        verdicts = identify(pa.concat_arrays([english, french]), params)
-        readings = list(zip(verdicts.language.to_pylist(), verdicts.probability.to_pylist(), strict=True))
+        # Each side is judged as `check` judged it (its own function words settle it), so the words say what fired.
+        sides = [(name, expected, identify(texts, params, expected))
+                 for name, expected, texts in (("English", "en", english), ("French", "fr", french))]
+        readings = [(name, expected, verdicts.language.to_pylist(), verdicts.probability.to_pylist())
+                    for name, expected, verdicts in sides]
         return [
             "; ".join(
-                f"the {side} side reads as {language} (p={probability:.2f})"
-                for side, expected, (language, probability) in (("English", "en", readings[row]),
-                                                                ("French", "fr", readings[len(english) + row]))
-                if language is not None and language != expected and probability >= params.language_min_confidence
+                f"the {name} side reads as {languages[row]} (p={probabilities[row]:.2f})"
+                for name, expected, languages, probabilities in readings
+                if languages[row] is not None and languages[row] != expected
+                and probabilities[row] >= params.language_min_confidence
             )
             for row in range(len(english))
         ]

@@ -112,3 +112,17 @@ def test_cut_keeps_the_first_characters_of_long_texts_only():
     assert cut(texts, 4).to_pylist() == pc.utf8_slice_codeunits(texts, 0, 4).to_pylist()
     short = pa.array(["abc", None], pa.string())
     assert cut(short, 4) is short
+
+
+# English by its function words, French to the identifier: `check` settles it as English, and so must the message.
+SETTLED_ENGLISH = "The réseau neuronal convolutif profond apprend représentations hiérarchiques"
+
+
+def test_every_fired_row_is_explained_and_no_other():
+    pairs = [(english, french) for english in [*SAMPLES, SETTLED_ENGLISH] for french in SAMPLES]
+    english, french = pa.array([e for e, _ in pairs], pa.string()), pa.array([f for _, f in pairs], pa.string())
+    params = ValidateParams()
+    fired = WrongLanguage().check(english, french, params).is_valid().to_pylist()
+    explained = [bool(text) for text in WrongLanguage().explain_rows(english, french, params)]
+    assert any(fired) and not all(fired)
+    assert explained == fired
