@@ -12,11 +12,10 @@ import csv
 import hashlib
 import json
 import math
-import shutil
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -29,8 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import changelog
-from pipeline.io import (ParquetSink, Progress, StageError, atomic_path, read_batches, read_metrics, replace_directory,
-                         run_stage, table_files, write_metrics)
+from pipeline.io import (ParquetSink, Progress, StageError, atomic_path, read_batches, read_metrics, run_stage,
+                         staged_directory, table_files, write_metrics)
 from schema.card import (FEATURES, LICENSE, CardFacts, Example, LengthStats, QualityFacts, SplitFacts, check_template,
                          dump_yaml)
 from schema.manifest import MANIFEST_FILE, ManifestError, build_manifest, read_manifest
@@ -104,6 +103,17 @@ class ContentDigest:
         for name in self._PARTS:
             whole.update(self._values[name].digest() + self._lengths[name].digest())
         return whole.hexdigest()
+
+
+def released_digest(parts: Iterable[pa.RecordBatch | pa.Table]) -> tuple[int, str]:
+    """Rows and `ContentDigest` of one split read back in released form (`id`, `translation`), as the release was
+    built: verification by build and by publish compares these."""
+    digest, rows = ContentDigest(), 0
+    for part in parts:
+        translation = part.column("translation")
+        digest.update(part.column("id"), pc.struct_field(translation, "en"), pc.struct_field(translation, "fr"))
+        rows += part.num_rows
+    return rows, digest.hexdigest()
 
 
 class LengthCounts:
@@ -419,15 +429,10 @@ def verify(folder: Path, summaries: dict[str, SplitSummary]) -> None:
                 problems.append(f"{name}: features {split.features} instead of {expected_features}")
                 continue
             summary = summaries[name]
-            rows = 0
-            digest = ContentDigest()
-            for table in split.with_format("arrow").iter(batch_size=_BATCH_ROWS):
-                rows += table.num_rows
-                translation = table["translation"]
-                digest.update(table["id"], pc.struct_field(translation, "en"), pc.struct_field(translation, "fr"))
+            rows, digest = released_digest(split.with_format("arrow").iter(batch_size=_BATCH_ROWS))
             if rows != summary.rows:
                 problems.append(f"{name}: {rows} rows instead of {summary.rows}")
-            if digest.hexdigest() != summary.digest.hexdigest():
+            if digest != summary.digest.hexdigest():
                 problems.append(f"{name}: content differs from {SPLIT_TABLE} (ids or texts changed on the way)")
     if problems:
         raise StageError(f"{folder}: loading it back with datasets gave " + "; ".join(problems))
@@ -471,11 +476,7 @@ def build(params: Params, source: Path = SPLIT_TABLE, template_path: Path = TEMP
         raise StageError(f"{source}: missing columns {', '.join(missing)}; expected {', '.join(INPUT_COLUMNS)}")
     quality = _quality()
     previous, previous_version = _previous(params)
-    output = params.build.output_dir
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}-"))
-    staging.chmod(0o755)
-    try:
+    with staged_directory(params.build.output_dir) as staging:
         written = write_release(source, staging, params.build, params.release.version)
         if previous is None:
             # Every row of a first release is added, and the shards have counted them by split: reading the
@@ -501,9 +502,6 @@ def build(params: Params, source: Path = SPLIT_TABLE, template_path: Path = TEMP
         (staging / "CHANGELOG.md").write_text(f"# Changelog\n\n{changes_markdown}", encoding="utf-8")
         if params.build.verify:
             verify(staging, written.summaries)
-        replace_directory(staging, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     write_plots(written.summaries, plots_dir)
     return {
         "rows": facts.rows,

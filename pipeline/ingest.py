@@ -26,7 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from pipeline.io import REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, run_stage, without_pandas, write_metrics
+from pipeline.io import (REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, run_stage, without_pandas,
+                         write_metrics)
 from schema.params import IngestParams, Params
 
 STAGE = "ingest"

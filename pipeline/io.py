@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -119,23 +120,35 @@ def table_files(path: Path) -> list[Path]:
     return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
 
 
+def parquet_reader(path: Path) -> pq.ParquetFile:
+    """A reader of one parquet file that holds about one batch in memory, not a row group: no pre-buffering and a
+    small read buffer."""
+    return pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
+
+
 def read_batches(path: Path, batch_rows: int = 65_536, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
     """The rows of a stage table (see `table_files`), in order."""
     for file in table_files(path):
-        # Without pre-buffering and with a small read buffer, the reader holds about one batch, not a row group.
-        yield from pq.ParquetFile(file, buffer_size=1 << 20, pre_buffer=False).iter_batches(batch_size=batch_rows,
-                                                                                             columns=columns)
+        yield from parquet_reader(file).iter_batches(batch_size=batch_rows, columns=columns)
 
 
-def replace_directory(staging: Path, target: Path) -> None:
-    """Puts the finished `staging` directory in place of `target`; the old one is moved aside, not deleted, until
-    the new one is in place."""
+@contextmanager
+def staged_directory(target: Path) -> Iterator[Path]:
+    """A new directory beside `target`, with the usual permissions, that takes the place of `target` if the block
+    succeeds and is removed if it fails; the old `target` is moved aside, not deleted, until the new one is in place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    staging.chmod(0o755)
     previous = target.with_name(f".{target.name}-previous")
-    shutil.rmtree(previous, ignore_errors=True)
-    if target.exists():
-        os.replace(target, previous)
-    os.replace(staging, target)
-    shutil.rmtree(previous, ignore_errors=True)
+    try:
+        yield staging
+        shutil.rmtree(previous, ignore_errors=True)
+        if target.exists():
+            os.replace(target, previous)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(previous, ignore_errors=True)
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

@@ -20,6 +20,8 @@ from typing import TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.io import parquet_reader
+
 In = TypeVar("In")
 Out = TypeVar("Out")
 
@@ -94,8 +96,8 @@ class Part:
     scratch: Path
 
     def batches(self, batch_rows: int, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-        file = pq.ParquetFile(self.source, buffer_size=1 << 20, pre_buffer=False)
-        yield from file.iter_batches(batch_size=batch_rows, row_groups=[self.index], columns=columns)
+        yield from parquet_reader(self.source).iter_batches(batch_size=batch_rows, row_groups=[self.index],
+                                                            columns=columns)
 
     def spill(self, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Path:
         """Writes batches to this part's scratch file in Arrow's IPC format, which `unspill` maps back without

@@ -20,7 +20,7 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,11 +28,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.build import ContentDigest
-from pipeline.io import StageError, atomic_path, run_stage, write_json, write_metrics
+from pipeline.build import released_digest
+from pipeline.io import StageError, atomic_path, read_batches, run_stage, write_json, write_metrics
 from schema.manifest import MANIFEST_FILE
 from schema.params import SPLITS, HubParams, Params
 
@@ -143,24 +142,14 @@ def local_files(folder: Path) -> dict[str, LocalFile]:
     return files
 
 
-def split_digest(parts: Iterable[pa.RecordBatch | pa.Table]) -> tuple[int, str]:
-    """Rows and content hash of one split, the same hash the build stage records in `metrics/build.json`."""
-    digest, rows = ContentDigest(), 0
-    for part in parts:
-        translation = part.column("translation")
-        digest.update(part.column("id"), pc.struct_field(translation, "en"), pc.struct_field(translation, "fr"))
-        rows += part.num_rows
-    return rows, digest.hexdigest()
-
-
 def local_splits(folder: Path) -> dict[str, tuple[int, str]]:
     """Rows and content hash per split of the built release, read shard by shard."""
     found = {}
     for split in SPLITS:
         shards = sorted((folder / "data").glob(f"{split}-*.parquet"))
         if shards:
-            found[split] = split_digest(batch for shard in shards
-                                        for batch in pq.ParquetFile(shard).iter_batches(columns=["id", "translation"]))
+            found[split] = released_digest(batch for shard in shards
+                                           for batch in read_batches(shard, columns=["id", "translation"]))
     return found
 
 
@@ -268,7 +257,7 @@ def load_revision(repo_id: str, revision: str, token: str) -> dict[str, tuple[in
         for split, found in features.items():
             if found.get("translation") != expected or "id" not in found:
                 raise StageError(f"verification of {revision} failed: split {split} has features {found}")
-        return {split: split_digest([ds.data.table]) for split, ds in loaded.items()}
+        return {split: released_digest([ds.data.table]) for split, ds in loaded.items()}
 
 
 def previous_manifest(release: Release, version: str) -> pa.Table:

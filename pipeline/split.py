@@ -23,12 +23,10 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import shutil
 import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -38,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.io import (REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, replace_directory, run_stage,
+from pipeline.io import (REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, run_stage, staged_directory,
                          use_allocator, without_pandas, write_metrics)
 from pipeline.parallel import Part, Workers, parts, worker_count
 from schema.manifest import (ID_BYTES, ID_PREFIX, ManifestError, content_digests, digest_array, id_digests,
@@ -359,15 +357,6 @@ def _bucket_of(ids: np.ndarray, bits: int) -> np.ndarray:
     return (ids >> np.uint64(64 - bits)).astype(np.int64)
 
 
-@contextmanager
-def _removed(path: Path) -> Iterator[None]:
-    """Removes `path` at the end of the block, if it is still there (it is not once it has been put in place)."""
-    try:
-        yield
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def _check_input(path: Path) -> int:
     if not path.is_file():
         raise StageError(f"{path}: no such file; run the validate stage first (dvc repro validate)")
@@ -387,9 +376,8 @@ def split_file(source: Path, output: Path, rejects_path: Path, params: SplitPara
         raise StageError(str(exc)) from None
     progress = Progress(STAGE, total=2 * rows_in)
     bits = _bucket_bits(source)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}-"))
-    with (_removed(staging), tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{STAGE}-") as scratch,
+    with (staged_directory(output) as staging,
+          tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{STAGE}-") as scratch,
           Workers(worker_count(params.workers)) as workers):
         collected: dict[str, list[np.ndarray]] = {"id": [], "english": [], "french": []}
         pieces: list[tuple[Path, list[list[tuple[int, int]]]]] = []
@@ -421,7 +409,6 @@ def split_file(source: Path, output: Path, rejects_path: Path, params: SplitPara
                 counts["cross"] += sum(report["reasons"] == ["cross_split_link"] for report in resolved.reports)
                 done += resolved.rows
                 progress.update(done)
-        replace_directory(staging, output)
     by_split = dict(zip(SPLITS, counts["released"].tolist(), strict=True))
     released_rows = sum(by_split.values())
     return {

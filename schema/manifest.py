@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schema.pair import replace_where
+from schema.pair import rewrite_where
 
 ALGORITHM = "nyu-enfr-v1"
 ID_PREFIX = ALGORITHM + ":"
@@ -75,14 +75,15 @@ def matching_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     keys = pc.utf8_lower(texts)
     if isinstance(keys, pa.ChunkedArray):
         keys = keys.combine_chunks()
-    varied = pc.fill_null(pc.match_substring_regex(keys, _VARIANT), False)
-    if pc.any(varied).as_py():
-        keys = replace_where(keys, varied, pa.array([_plain(text) for text in keys.filter(varied).to_pylist()], pa.string()))
-    spaced = pc.fill_null(pc.match_substring_regex(keys, f"{_SPACED_BEFORE}|{_SPACED_AFTER}"), False)
-    if pc.any(spaced).as_py():
-        tightened = pc.replace_substring_regex(keys.filter(spaced), _SPACED_BEFORE, r"\1")
-        keys = replace_where(keys, spaced, pc.replace_substring_regex(tightened, _SPACED_AFTER, r"\1"))
+    keys = rewrite_where(keys, pc.match_substring_regex(keys, _VARIANT),
+                         lambda varied: pa.array([_plain(text) for text in varied.to_pylist()], pa.string()))
+    keys = rewrite_where(keys, pc.match_substring_regex(keys, f"{_SPACED_BEFORE}|{_SPACED_AFTER}"), _tightened)
     return pc.utf8_ltrim(pc.utf8_rtrim(keys, characters=_TRAILING), characters=" ")
+
+
+def _tightened(keys: pa.Array) -> pa.Array:
+    """Step 3's spacing on keys that have a spaced mark."""
+    return pc.replace_substring_regex(pc.replace_substring_regex(keys, _SPACED_BEFORE, r"\1"), _SPACED_AFTER, r"\1")
 
 
 def _plain(text: str) -> str:

@@ -41,7 +41,7 @@ def replace_where(values: pa.Array, mask: pa.Array, replacements: pa.Array) -> p
     return pa.concat_arrays([values, replacements.cast(values.type)]).take(pa.array(gather))
 
 
-def _rewrite(texts: pa.Array, needs: pa.Array, transform: Callable[[pa.Array], pa.Array]) -> pa.Array:
+def rewrite_where(texts: pa.Array, needs: pa.Array, transform: Callable[[pa.Array], pa.Array]) -> pa.Array:
     """`transform` applied only to the texts where `needs` is true."""
     needs = pc.fill_null(needs, False)
     if not pc.any(needs).as_py():
@@ -58,7 +58,7 @@ def normalize(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     """
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    return _rewrite(texts, pc.match_substring_regex(texts, _MAYBE_UNNORMALIZED), _normalize_suspects)
+    return rewrite_where(texts, pc.match_substring_regex(texts, _MAYBE_UNNORMALIZED), _normalize_suspects)
 
 
 def _normalize_suspects(texts: pa.Array) -> pa.Array:
@@ -66,8 +66,8 @@ def _normalize_suspects(texts: pa.Array) -> pa.Array:
     if pc.any(maybe).as_py():
         not_nfc = [not unicodedata.is_normalized("NFC", text) for text in pc.filter(texts, maybe).to_pylist()]
         needs_nfc = replace_where(maybe, maybe, pa.array(not_nfc, pa.bool_()))
-        texts = _rewrite(texts, needs_nfc, lambda subset: pc.utf8_normalize(subset, form="NFC"))
-    return _rewrite(
+        texts = rewrite_where(texts, needs_nfc, lambda subset: pc.utf8_normalize(subset, form="NFC"))
+    return rewrite_where(
         texts,
         pc.match_substring_regex(texts, _UNTIDY),
         lambda subset: pc.utf8_trim(pc.replace_substring_regex(subset, _UNCOLLAPSED_SPACE, " "), characters=" "),

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.rules.base import Rule
-from schema.pair import replace_where
+from schema.pair import rewrite_where
 from schema.params import ValidateParams
 
 # What is not prose in the course notes: display and inline maths, code spans, emphasised terms (the French side
@@ -55,9 +55,7 @@ def cut(texts: pa.Array, max_chars: int) -> pa.Array:
     """Each text cut to its first `max_chars` characters. A text of at most `max_chars` bytes has at most that many
     characters, so only longer ones are sliced, instead of copying every text."""
     long = pc.greater(pc.binary_length(texts), max_chars)
-    if not pc.any(long).as_py():
-        return texts
-    return replace_where(texts, long, pc.utf8_slice_codeunits(texts.filter(long), 0, max_chars))
+    return rewrite_where(texts, long, lambda subset: pc.utf8_slice_codeunits(subset, 0, max_chars))
 
 
 LANGUAGES = ("en", "fr")

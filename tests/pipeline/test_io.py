@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.io import ParquetSink, read_batches, replace_directory, table_files
+from pipeline.io import ParquetSink, read_batches, staged_directory, table_files
 
 SCHEMA = pa.schema([pa.field("n", pa.int64(), nullable=False)])
 
@@ -48,14 +48,26 @@ def test_a_directory_table_is_read_part_by_part_in_name_order(tmp_path: Path) ->
     assert [value for batch in read_batches(table, 3) for value in batch["n"].to_pylist()] == list(range(9))
 
 
-def test_replace_directory_puts_the_new_one_in_place_and_keeps_nothing_aside(tmp_path: Path) -> None:
-    target, staging = tmp_path / "out", tmp_path / ".out-new"
+def test_a_staged_directory_takes_the_place_of_the_old_one_and_leaves_nothing_aside(tmp_path: Path) -> None:
+    target = tmp_path / "out"
     target.mkdir()
     (target / "old").write_text("old", encoding="utf-8")
-    staging.mkdir()
-    (staging / "new").write_text("new", encoding="utf-8")
-    replace_directory(staging, target)
+    with staged_directory(target) as staging:
+        assert staging.parent == tmp_path and staging != target
+        (staging / "new").write_text("new", encoding="utf-8")
     assert [path.name for path in target.iterdir()] == ["new"]
+    assert oct(target.stat().st_mode & 0o777) == oct(0o755)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_failed_staged_directory_leaves_the_old_one_and_removes_itself(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "old").write_text("old", encoding="utf-8")
+    with pytest.raises(RuntimeError), staged_directory(target) as staging:
+        (staging / "half").write_text("half", encoding="utf-8")
+        raise RuntimeError("the stage failed")
+    assert [path.name for path in target.iterdir()] == ["old"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
 
 
