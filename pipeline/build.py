@@ -12,7 +12,6 @@ import csv
 import hashlib
 import json
 import math
-import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -27,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import changelog
+from pipeline import changelog, exit_process
 from pipeline.io import (ParquetSink, Progress, StageError, atomic_path, read_batches, read_metrics, run_stage,
                          staged_directory, table_files, write_metrics)
 from schema.card import (FEATURES, LICENSE, CardFacts, Example, LengthStats, QualityFacts, SplitFacts, check_template,
@@ -532,4 +531,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

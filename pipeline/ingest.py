@@ -14,7 +14,6 @@ import csv
 import hashlib
 import io
 import re
-import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
@@ -26,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from pipeline import exit_process
 from pipeline.io import (REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, run_stage, without_pandas,
                          write_metrics)
 from schema.params import IngestParams, Params
@@ -465,4 +465,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import exit_process
 from pipeline.build import released_digest
 from pipeline.io import StageError, atomic_path, read_batches, run_stage, write_json, write_metrics
 from schema.manifest import MANIFEST_FILE
@@ -425,4 +426,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline import exit_process
 from pipeline.io import (REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, run_stage, staged_directory,
                          use_allocator, without_pandas, write_metrics)
 from pipeline.parallel import Part, Workers, parts, worker_count
@@ -551,4 +551,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -8,7 +8,6 @@ rules. Kept rows are then checked against the `Pair` model, so the output contra
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline import exit_process
 from pipeline.io import (REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, read_metrics, run_stage,
                          without_pandas, write_metrics)
 from pipeline.parallel import Part, ordered_map, parts, unspill, worker_count
@@ -251,4 +251,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())
