@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import REPO
 
 
 def run_python(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -30,9 +30,25 @@ exit_process(3)
     assert (tmp_path / "handler-ran").read_text() == "yes"
 
 
+# An object that says when the interpreter's teardown finalises it.
+FINALISED_AT_TEARDOWN = """
+import sys
+class Noisy:
+    def __del__(self):
+        sys.stderr.write("torn down\\n")
+noisy = Noisy()
+import pipeline
+"""
+
+
+def test_exit_process_skips_the_teardown(tmp_path: Path) -> None:
+    result = run_python(FINALISED_AT_TEARDOWN + "pipeline.exit_process(0)", tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
 def test_a_process_that_only_imports_the_package_ends_as_usual(tmp_path: Path) -> None:
-    result = run_python("import sys, pipeline; print('out'); sys.exit(4)", tmp_path)
-    assert (result.returncode, result.stdout) == (4, "out\n")
+    result = run_python(FINALISED_AT_TEARDOWN + "print('out')\nsys.exit(4)", tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (4, "out\n", "torn down\n")
 
 
 def test_an_uncaught_error_still_shows_its_traceback(tmp_path: Path) -> None:
