@@ -14,8 +14,7 @@ import json
 import math
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import changelog, exit_process
-from pipeline.io import (ParquetSink, Progress, StageError, atomic_path, read_batches, read_metrics, run_stage,
-                         staged_directory, table_files, write_metrics)
+from pipeline.io import (ParquetSink, Progress, StageError, WriteBehind, atomic_path, read_batches, read_metrics,
+                         run_stage, staged_directory, table_files, write_metrics)
 from schema.card import (FEATURES, LICENSE, CardFacts, Example, LengthStats, QualityFacts, SplitFacts, check_template,
                          dump_yaml)
 from schema.manifest import MANIFEST_FILE, ManifestError, build_manifest, read_manifest
@@ -185,31 +184,6 @@ def shard_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Split-table rows as released rows: `id`, `translation` {en, fr}, `line`, `flags`."""
     translation = pa.StructArray.from_arrays([batch["english"], batch["french"]], fields=list(SHARD_SCHEMA.field("translation").type))
     return pa.record_batch([batch["id"], translation, batch["line"], batch["flags"]], schema=SHARD_SCHEMA)
-
-
-class WriteBehind:
-    """Runs file writes on one thread, in the order they were asked for, with at most one waiting. Arrow encodes and
-    compresses without holding the GIL, so the files are written while the caller hashes and sorts the next batch;
-    each file still receives the same writes in the same order, hence the same bytes."""
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="build-write")
-        self._pending: deque[Future[None]] = deque()
-
-    def __call__(self, write: Callable[..., object], *args: object) -> None:
-        self._pending.append(self._pool.submit(write, *args))
-        while len(self._pending) > 1:
-            self._pending.popleft().result()
-
-    def __enter__(self) -> WriteBehind:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        # Waits even after an error, so that no write is still going into a folder about to be removed.
-        self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
-        if exc_type is None:
-            for write in self._pending:
-                write.result()
 
 
 class SplitWriter:

@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from pipeline import exit_process
-from pipeline.io import (REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, run_stage, without_pandas,
-                         write_metrics)
+from pipeline.io import (REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, WriteBehind, run_stage,
+                         without_pandas, write_metrics)
 from schema.params import IngestParams, Params
 
 STAGE = "ingest"
@@ -415,21 +415,24 @@ def _write(source: Path, params: IngestParams, fast: bool) -> tuple[int, int, Co
     stream = io.BufferedReader(raw, _READ_BLOCK)
     progress = Progress(STAGE, total=source.stat().st_size, unit="bytes")
     by_reason: Counter[str] = Counter()
-    with stream, ParquetSink(INGESTED, SCHEMA) as rows, JsonlSink(REJECTS) as rejects:
+    written = 0
+    # The rows are encoded on a thread of their own while the next block is parsed.
+    with (stream, ParquetSink(INGESTED, SCHEMA) as rows, WriteBehind() as writes, JsonlSink(REJECTS) as rejects):
         if fast:
             items = read_fast(stream, params, lambda count: _last_lines(source, count, params))
         else:
             text = io.TextIOWrapper(stream, encoding=_python_encoding(params), errors="surrogateescape", newline="")
             items = chunks(parse_lines(text, params), params.batch_rows)
         for batch, batch_rejects in items:
-            rows.write(batch)
+            writes(rows.write, batch)
+            written += batch.num_rows
             for reject in batch_rejects:
                 rejects.write(reject.to_json())
                 by_reason[reject.reason.value] += 1
             progress.update(raw.position)
-        if rows.rows == 0 and rejects.count == 0:
+        if written == 0 and rejects.count == 0:
             raise StageError("the file has a header but no records")
-    return rows.rows, rejects.count, by_reason, raw.sha256.hexdigest(), progress.elapsed
+    return written, rejects.count, by_reason, raw.sha256.hexdigest(), progress.elapsed
 
 
 def run(params: Params) -> str:

@@ -8,7 +8,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -92,6 +94,31 @@ class ParquetSink:
             self._flush(self._pending_rows)
         self._writer.close()
         self._atomic.__exit__(exc_type, *exc)
+
+
+class WriteBehind:
+    """Runs file writes on one thread, in the order they were asked for, with at most one waiting. Arrow encodes and
+    compresses without holding the GIL, so the files are written while the caller reads, hashes or sorts the next
+    batch; each file still receives the same writes in the same order, hence the same bytes."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="write-behind")
+        self._pending: deque[Future[None]] = deque()
+
+    def __call__(self, write: Callable[..., object], *args: object) -> None:
+        self._pending.append(self._pool.submit(write, *args))
+        while len(self._pending) > 1:
+            self._pending.popleft().result()
+
+    def __enter__(self) -> WriteBehind:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # Waits even after an error, so that no write is still going into a file or folder about to be removed.
+        self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+        if exc_type is None:
+            for write in self._pending:
+                write.result()
 
 
 class JsonlSink:

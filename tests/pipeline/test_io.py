@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.io import ParquetSink, read_batches, staged_directory, table_files
+from pipeline.io import ParquetSink, WriteBehind, read_batches, staged_directory, table_files
 
 SCHEMA = pa.schema([pa.field("n", pa.int64(), nullable=False)])
 
@@ -36,6 +38,37 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
         sink.write(numbers(0, 6))
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_behind_writes_in_order_off_the_calling_thread_with_at_most_one_waiting() -> None:
+    done: list[tuple[int, str]] = []
+
+    def write(value: int) -> None:
+        time.sleep(0.01)
+        done.append((value, threading.current_thread().name))
+
+    with WriteBehind() as writes:
+        for value in range(6):
+            writes(write, value)
+            # The call returns once only the write just asked for may still be waiting: every earlier one is done.
+            assert len(done) >= value
+    assert [value for value, _ in done] == list(range(6))
+    assert threading.current_thread().name not in {thread for _, thread in done}
+
+
+def test_write_behind_raises_a_failed_write_and_waits_for_the_rest_after_an_error() -> None:
+    def fail() -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"), WriteBehind() as writes:
+        writes(fail)
+        writes(time.sleep, 0)
+        writes(time.sleep, 0)
+    finished: list[int] = []
+    with pytest.raises(RuntimeError), WriteBehind() as writes:
+        writes(lambda: (time.sleep(0.05), finished.append(1)))
+        raise RuntimeError("interrupted")
+    assert finished == [1]
 
 
 def test_a_directory_table_is_read_part_by_part_in_name_order(tmp_path: Path) -> None:
