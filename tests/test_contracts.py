@@ -142,3 +142,23 @@ def test_stage_depends_on_all_the_code_it_runs(stage):
     files = {_source(module).relative_to(REPO) for module in seen} - {Path(package, "__init__.py") for package in PACKAGES}
     missing = sorted(str(file) for file in files if not any(file == dep or dep in file.parents for dep in deps))
     assert not missing, f"{stage} runs code it does not declare as a dependency: {missing}"
+
+
+def test_dvc_hashes_only_the_sources_of_a_code_directory():
+    """A bytecode cache changes with the source files' mtimes: were it hashed, a fresh checkout would rerun stages
+    and leave dvc.lock modified."""
+    from dvc.repo import Repo
+
+    lock = yaml.safe_load((REPO / "dvc.lock").read_text(encoding="utf-8"))
+    directories = {Path(dep) for definition in STAGES.values() for dep in definition["deps"]
+                   if (REPO / dep).is_dir() and Path(dep).parts[0] in PACKAGES}
+    assert directories, "no code directory among the dependencies"
+    with Repo(str(REPO)) as repo:
+        for directory in directories:
+            cache = REPO / directory / "__pycache__" / "module.cpython-311.pyc"
+            assert repo.dvcignore.is_ignored_file(str(cache)), f"{directory}: DVC would hash its bytecode"
+    tracked = {Path(entry["path"]): entry["nfiles"] for stage in lock["stages"].values() for entry in stage["deps"]
+               if Path(entry["path"]) in directories}
+    for directory, nfiles in tracked.items():
+        sources = [path for path in (REPO / directory).rglob("*") if path.is_file() and "__pycache__" not in path.parts]
+        assert nfiles == len(sources), f"dvc.lock hashed {nfiles} files of {directory}, which has {len(sources)}"
