@@ -20,14 +20,14 @@ def test_bench_runs_at_2000_rows(tmp_path):
     reconstruction()
     result = subprocess.run(
         [sys.executable, str(REPO / "bench" / "run.py"), "--rows", "2000", "--repeat", "2"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path, capture_output=True, text=True, timeout=240,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     header = next(line for line in lines if line.startswith("step "))
     assert header.split()[:3] == ["step", "wall", "s"] and "peak RSS MiB" in header
     rows = {line.split()[0] for line in lines[lines.index(header) + 1 : -1]}
-    assert {"floor", "baseline", "ingest", "validate", "split", "pipeline"} <= rows
+    assert {"floor", "baseline", "ingest", "validate", "split", "build", "stages", "pipeline"} <= rows
     assert "round 2 of 2" in lines and "medians of 2 rounds" in lines
 
     summary = SUMMARY.fullmatch(lines[-1])
