@@ -68,6 +68,8 @@ class StepFailed(Exception):
 def measure(name: str, argv: list[str], cwd: Path, env: dict[str, str], logs: Path) -> Step:
     """Runs one child process to the end; its wall time, CPU time and peak RSS come from its own rusage."""
     stdout, stderr = logs / f"{name}.out", logs / f"{name}.err"
+    # The files earlier steps wrote or removed reach the disk first, so that no step pays for another's writeback.
+    os.sync()
     started = time.perf_counter()
     with stdout.open("w") as out, stderr.open("w") as err:
         child = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err)
