@@ -4,15 +4,16 @@ Generates the corpus from the reconstruction (`bench/corpus.py`) into a work dir
 child process in this run: the floor (`bench/floor.py`), the baseline (`bench/baseline.py`, only up to
 `--baseline-max-rows`, as it holds everything in memory), the pipeline stage by stage (`python -m
 pipeline.<stage>` in the work directory with the repo's `params.yaml` pointed at the corpus), and last the pipeline
-as a maintainer runs it: `dvc repro build` in a DVC project made in the work directory from the repo's `dvc.yaml`,
-code and DVC settings, with an empty cache. Prints wall time, throughput and peak RSS of each step, and last one line:
+as a maintainer runs it: `dvc repro build`, with an empty cache, in a DVC project made in the work directory from
+the repo's `dvc.yaml`, code and DVC settings. Prints wall time, throughput and peak RSS of each step, and last one
+line:
 
     rows=N pipeline_s=… floor_s=… baseline_s=… ratio_floor=… speedup_baseline=… peak_rss_mb=…
 
 where `pipeline_s` is the wall time of `dvc repro build` (the stages, plus DVC hashing and caching every output and
-writing `dvc.lock`), `peak_rss_mb` is the largest peak of any stage or of `dvc repro`, `ratio_floor` is `pipeline_s / floor_s` and
-`speedup_baseline` is `baseline_s / pipeline_s` (`nan` when the baseline is skipped). The table's `stages` row sums
-the stages run one by one, without DVC.
+writing `dvc.lock`), `peak_rss_mb` is the largest peak of any stage or of `dvc repro`, `ratio_floor` is
+`pipeline_s / floor_s` and `speedup_baseline` is `baseline_s / pipeline_s` (`nan` when the baseline is skipped).
+The table's `stages` row sums the stages run one by one, without DVC.
 
 With `--repeat K`, the floor, the baseline, the stages and `dvc repro` run K times in rounds, and each step's median
 is reported.
@@ -175,7 +176,10 @@ def run_round(corpus: Path, workdir: Path, project: Path, baseline_max_rows: int
         steps.append(measure(stage, [python, "-m", f"pipeline.{stage}"], workdir, env, logs))
     for output in DVC_OUTPUTS:
         path = project / output
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
     print("pipeline: dvc repro build")
     steps.append(measure("pipeline", [python, "-m", "dvc", "repro", "build"], project, dvc_env(workdir), logs))
     return steps
