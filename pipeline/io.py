@@ -174,6 +174,9 @@ def staged_directory(target: Path) -> Iterator[Path]:
             os.replace(target, previous)
         os.replace(staging, target)
     finally:
+        # Had the new directory failed to take its place, the old one goes back.
+        if previous.exists() and not target.exists():
+            os.replace(previous, target)
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(previous, ignore_errors=True)
 

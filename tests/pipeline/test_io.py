@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -100,6 +101,24 @@ def test_a_failed_staged_directory_leaves_the_old_one_and_removes_itself(tmp_pat
     with pytest.raises(RuntimeError), staged_directory(target) as staging:
         (staging / "half").write_text("half", encoding="utf-8")
         raise RuntimeError("the stage failed")
+    assert [path.name for path in target.iterdir()] == ["old"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
+
+
+def test_the_old_directory_goes_back_when_the_new_one_cannot_take_its_place(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "old").write_text("old", encoding="utf-8")
+    replace = os.replace
+
+    def refuse_staging(source: Path, destination: Path) -> None:
+        if Path(source).name != ".out-previous" and Path(destination) == target:
+            raise OSError("no space left on device")
+        replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", refuse_staging)
+    with pytest.raises(OSError, match="no space"), staged_directory(target) as staging:
+        (staging / "new").write_text("new", encoding="utf-8")
     assert [path.name for path in target.iterdir()] == ["old"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
 
