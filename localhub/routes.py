@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from localhub import cardcheck, errors, storage
+from localhub import cardcheck, errors, lfs, storage
 from localhub.auth import InvalidToken, Token
 from localhub.errors import HubError
+from localhub.lfs_routes import LfsRoutes
+from localhub.ranges import parse_range
+from localhub.xet.routes import CasRoutes
 
 access_log = logging.getLogger("localhub.access")
 
@@ -20,6 +23,8 @@ TREE_PAGE_SIZE = 1000
 TREE_PAGE_SIZE_EXPANDED = 50
 COMMITS_PAGE_SIZE = 50
 DRAIN_CHUNK = 1024 * 1024
+# Hub tokens for Xet last an hour; the client asks for a new one a minute before expiry.
+XET_TOKEN_TTL = 3600
 
 _STORAGE_ERRORS = {
     storage.InvalidRequest: 400,
@@ -29,8 +34,9 @@ _STORAGE_ERRORS = {
 }
 
 
-class HubRequestHandler(BaseHTTPRequestHandler):
-    """One HTTP exchange. The server object carries `store` (RepoStore) and `auth` (Authenticator)."""
+class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
+    """One HTTP exchange. The server object carries `store` (RepoStore), `auth` (Authenticator) and `signer`
+    (Signer, for Xet tokens and presigned transfer URLs)."""
 
     protocol_version = "HTTP/1.1"
     server_version = "localhub"
@@ -51,6 +57,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle("DELETE")
 
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
     def log_message(self, format: str, *args) -> None:
         # Only the request line and status are logged; headers (and so tokens) never are.
         access_log.info("%s %s", self.address_string(), format % args)
@@ -61,14 +70,21 @@ class HubRequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         self._remaining = int(self.headers.get("Content-Length") or 0)
+        self._chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
         self._response_started = False
         split = urlsplit(self.path)
         self._query = parse_qs(split.query, keep_blank_values=True)
         segments = [unquote(s) for s in split.path.split("/")[1:]]
         try:
             try:
-                self._caller = self.server.auth.caller(self.headers.get("Authorization"))
-                self._route(method, segments)
+                # CAS requests carry a Xet token and transfer URLs a signature, not a Hub token.
+                if segments[:1] == ["cas"]:
+                    self._route_cas(method, segments[1:])
+                elif segments[:1] == ["lfs-transfer"]:
+                    self._route_lfs_transfer(method, segments[1:])
+                else:
+                    self._caller = self.server.auth.caller(self.headers.get("Authorization"))
+                    self._route(method, segments)
             except InvalidToken:
                 self._fail(errors.invalid_credentials())
             except HubError as exc:
@@ -103,6 +119,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
 
     def _drain_body(self) -> None:
         # Unread request bytes would be parsed as the next request on this keep-alive connection.
+        if self._chunked:
+            self.close_connection = True
         while self._remaining > 0:
             chunk = self.rfile.read(min(DRAIN_CHUNK, self._remaining))
             if not chunk:
@@ -114,6 +132,36 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         data = self.rfile.read(self._remaining)
         self._remaining = 0
         return data
+
+    def _body_parts(self) -> Iterator[bytes]:
+        """The request body a piece at a time, sent with a `Content-Length` or in chunked transfer encoding."""
+        if not self._chunked:
+            while self._remaining > 0:
+                part = self.rfile.read(min(DRAIN_CHUNK, self._remaining))
+                if not part:
+                    self.close_connection = True
+                    raise errors.bad_request(f"The request body ended {self._remaining} bytes early")
+                self._remaining -= len(part)
+                yield part
+            return
+        while True:
+            size_line = self.rfile.readline(1024)
+            try:
+                size = int(size_line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise errors.bad_request("Malformed chunked request body") from None
+            if size == 0:
+                while self.rfile.readline(1024).strip():
+                    pass
+                self._chunked = False
+                return
+            while size > 0:
+                part = self.rfile.read(min(DRAIN_CHUNK, size))
+                if not part:
+                    raise errors.bad_request("The chunked request body ended early")
+                size -= len(part)
+                yield part
+            self.rfile.readline(3)
 
     def _read_line(self) -> bytes:
         line = self.rfile.readline(self._remaining)
@@ -165,6 +213,10 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         if seg[:1] != ["spaces"] and len(rest) >= 5 and rest[2] == "resolve" and method in ("GET", "HEAD"):
             self._resolve(prefix_type, f"{rest[0]}/{rest[1]}", rest[3], "/".join(rest[4:]))
             return
+        if (seg[:1] != ["spaces"] and method == "POST" and len(rest) == 6 and rest[1].endswith(".git")
+                and rest[2:5] == ["info", "lfs", "objects"]):
+            self._route_lfs_batch(prefix_type, f"{rest[0]}/{rest[1].removesuffix('.git')}", rest[5])
+            return
         raise HubError(404, "Not found")
 
     def _route_api(self, method: str, seg: list[str]) -> None:
@@ -177,6 +229,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             self._delete_repo()
         elif route == ("POST", "validate-yaml"):
             self._validate_yaml()
+        elif route == ("GET", "datasets") or route == ("GET", "models"):
+            self._list_repos(TYPE_SEGMENTS[seg[0]])
         elif len(seg) >= 3 and seg[0] in TYPE_SEGMENTS:
             repo_type = TYPE_SEGMENTS[seg[0]]
             self._route_repo(method, repo_type, f"{seg[1]}/{seg[2]}", seg[3:])
@@ -199,6 +253,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             ("DELETE", "tag"): lambda: self._delete_tag(repo_type, repo_id, "/".join(args)),
             ("POST", "branch"): lambda: self._create_branch(repo_type, repo_id, "/".join(args)),
             ("DELETE", "branch"): lambda: self._delete_branch(repo_type, repo_id, "/".join(args)),
+            ("PUT", "settings"): lambda: self._update_settings(repo_type, repo_id),
+            ("GET", "xet-read-token"): lambda: self._xet_token(repo_type, repo_id, "read", "/".join(args)),
+            ("GET", "xet-write-token"): lambda: self._xet_token(repo_type, repo_id, "write", "/".join(args)),
         }
         handler = handlers.get((method, action))
         if handler is None or (action in ("revision", "tree", "commits") and not args):
@@ -232,6 +289,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         prefix = "" if repo_type == "model" else f"{repo_type}s/"
         return f"{self._base_url()}/{prefix}{repo_id}"
 
+    def _api_url(self, repo_type: str, repo_id: str) -> str:
+        return f"{self._base_url()}/api/{repo_type}s/{repo_id}"
+
     # Account and repos
 
     def _whoami(self) -> None:
@@ -250,7 +310,11 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         repo_type = body.get("type") or "model"
         if repo_type not in storage.REPO_TYPES:
             raise errors.bad_request(f"Repo type {repo_type!r} is not supported; use 'dataset' or 'model'")
-        repo_id = f"{body.get('organization') or caller.user}/{body['name']}"
+        namespace = body.get("organization") or caller.user
+        if namespace != caller.user:
+            raise errors.forbidden(f"You ({caller.user}) cannot create repos in the namespace {namespace!r}: "
+                                   "this server has no organisations, so a token writes only in its own namespace")
+        repo_id = f"{namespace}/{body['name']}"
         private = body.get("visibility") == "private" or body.get("private") is True
         url = self._repo_url(repo_type, repo_id)
         try:
@@ -274,16 +338,49 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         payload = {"errors": [{"message": m} for m in found], "warnings": [{"message": m} for m in warnings]}
         self._send_json(payload, 400 if found else 200)
 
+    def _update_settings(self, repo_type: str, repo_id: str) -> None:
+        body = self._json_body()
+        repo = self._repo(repo_type, repo_id, write=True)
+        if body.get("gated") not in (None, False):
+            raise errors.bad_request("Gated repos are not supported by this server")
+        visibility = body.get("visibility")
+        if visibility is None and isinstance(body.get("private"), bool):
+            visibility = "private" if body["private"] else "public"
+        if visibility not in (None, "private", "public"):
+            raise errors.bad_request(f"Visibility {visibility!r} is not one of 'public', 'private'")
+        if visibility is not None:
+            repo.set_private(visibility == "private")
+        self._send_json({})
+
     # Reads
+
+    def _list_repos(self, repo_type: str) -> None:
+        """Visible repos, newest first, filtered by `author` and by `search` (every term must be in the id)."""
+        author = self._query.get("author", [""])[-1]
+        terms = [t.lower() for t in self._query.get("search", []) if t]
+        try:
+            limit = int(self._query.get("limit", ["0"])[-1]) or None
+        except ValueError:
+            raise errors.bad_request("limit must be an integer") from None
+        found = []
+        for repo in self.server.store.list(repo_type):
+            if (repo.private and self._caller is None) or (author and repo.repo_id.split("/")[0] != author):
+                continue
+            if all(term in repo.repo_id.lower() for term in terms):
+                found.append(repo)
+        found.sort(key=lambda r: r.meta["createdAt"], reverse=True)
+        self._send_json([
+            {"_id": r.repo_id, "id": r.repo_id, "author": r.repo_id.split("/")[0], "private": r.private,
+             "gated": False, "disabled": False, "createdAt": r.created_at, "downloads": 0, "likes": 0, "tags": []}
+            for r in found[:limit]
+        ])
 
     def _repo_info(self, repo_type: str, repo_id: str, rev: str | None) -> None:
         repo = self._repo(repo_type, repo_id)
         sha = self._resolve_rev(repo, rev or storage.DEFAULT_BRANCH)
         with_blobs = self._flag("blobs")
         files = [e for e in repo.list_tree(sha, recursive=True) if e.type == "file"]
-        siblings = [
-            {"rfilename": e.path, **({"size": e.size, "blobId": e.oid} if with_blobs else {})} for e in files
-        ]
+        siblings = [{"rfilename": e.path, **(_blob_json(e) if with_blobs else {})} for e in files]
         info = {
             "_id": repo_id, "id": repo_id, "author": repo_id.split("/")[0], "sha": sha,
             "private": repo.private, "gated": False, "disabled": False,
@@ -304,6 +401,10 @@ class HubRequestHandler(BaseHTTPRequestHandler):
 
     def _entry_json(self, repo: storage.Repo, sha: str, entry: storage.Entry, expand: bool) -> dict:
         item = {"type": entry.type, "oid": entry.oid, "size": entry.size, "path": entry.path}
+        if entry.lfs is not None:
+            item["lfs"] = {"oid": entry.lfs.oid, "size": entry.lfs.size, "pointerSize": entry.lfs.pointer_size}
+            if entry.lfs.xet_hash:
+                item["xetHash"] = entry.lfs.xet_hash
         if expand:
             last = repo.log(sha, limit=1, path=entry.path)
             if last:
@@ -367,23 +468,30 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         if entry is None or entry.type != "file":
             raise errors.entry_not_found(f"Entry not found: {path}", commit=sha)
         headers = {"X-Repo-Commit": sha, "ETag": f'"{entry.oid}"', "Accept-Ranges": "bytes"}
+        if entry.lfs is not None:
+            # As the Hub: LFS content is known by its sha256, and Xet-backed content says where to get a read token,
+            # which sends clients with hf_xet to the CAS while plain HTTP clients read the bytes below.
+            headers.update({"ETag": f'"{entry.lfs.oid}"', "X-Linked-Etag": f'"{entry.lfs.oid}"',
+                            "X-Linked-Size": str(entry.size)})
+            if entry.lfs.xet_hash:
+                token_url = f"{self._api_url(repo_type, repo_id)}/xet-read-token/{sha}"
+                headers.update({"X-Xet-Hash": entry.lfs.xet_hash, "Link": f'<{token_url}>; rel="xet-auth"'})
         start, end, status = 0, entry.size - 1, 200
-        requested = _parse_range(self.headers.get("Range"), entry.size)
+        requested = parse_range(self.headers.get("Range"), entry.size)
         if requested == "unsatisfiable":
             raise HubError(416, "Requested range not satisfiable", headers={**headers, "Content-Range": f"bytes */{entry.size}"})
         if requested is not None:
             start, end = requested
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end}/{entry.size}"
+        body = repo.read_range(entry, start, end) if entry.size and self.command != "HEAD" else ()
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(max(end - start + 1, 0)))
         for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
-        if self.command == "HEAD" or entry.size == 0:
-            return
-        for chunk in repo.read_range(entry.oid, entry.size, start, end):
+        for chunk in body:
             self.wfile.write(chunk)
 
     # Writes
@@ -394,15 +502,17 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         if self._flag("create_pr"):
             raise errors.bad_request("Pull requests are not supported by this server")
         sha = self._resolve_rev(repo, rev)
-        current = repo.files(sha)
+        current = {e.path: e for e in repo.list_tree(sha, recursive=True) if e.type == "file"}
+        attributes = repo.gitattributes(sha)
         answer = []
         for item in body.get("files", []):
-            path = item["path"]
+            path, size = str(item["path"]), int(item["size"])
+            sample = base64.b64decode(item.get("sample") or "")
             known = current.get(path)
-            answer.append({
-                "path": path, "uploadMode": "regular", "shouldIgnore": False,
-                "oid": known[1] if known else None,
-            })
+            # For LFS files the client compares the oid with the content's sha256, as on the Hub.
+            oid = (known.lfs.oid if known.lfs else known.oid) if known else None
+            answer.append({"path": path, "uploadMode": lfs.upload_mode(attributes, path, size, sample),
+                           "shouldIgnore": False, "oid": oid})
         self._send_json({"files": answer, "commitOid": sha})
 
     def _commit(self, repo_type: str, repo_id: str, branch: str) -> None:
@@ -418,13 +528,21 @@ class HubRequestHandler(BaseHTTPRequestHandler):
                 if kind == "header":
                     header = payload
                 elif kind == "file":
-                    planned.append(("add", payload["path"], blobs.add(_decoded_content(payload))))
+                    content = _decoded_content(payload)
+                    pointer = lfs.parse_pointer(content)
+                    if pointer is not None:
+                        self._require_lfs_content(repo, payload["path"], pointer)
+                    planned.append(("add", payload["path"], blobs.add(content)))
+                elif kind == "lfsFile":
+                    pointer = _lfs_pointer(payload)
+                    self._require_lfs_content(repo, payload["path"], pointer)
+                    planned.append(("add", payload["path"], blobs.add(pointer.encode())))
                 elif kind == "deletedFile":
                     planned.append(("delete_file", payload["path"], None))
                 elif kind == "deletedFolder":
                     planned.append(("delete_folder", payload["path"], None))
                 else:
-                    raise errors.bad_request(f"Unsupported commit line {kind!r}: this server stores regular files only")
+                    raise errors.bad_request(f"Unsupported commit line {kind!r}")
             oids = blobs.write()
         operations = [storage.Operation(kind, path, None if i is None else oids[i]) for kind, path, i in planned]
         if header is None or not str(header.get("summary", "")).strip():
@@ -442,6 +560,13 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             "commitUrl": f"{self._repo_url(repo_type, repo_id)}/commit/{sha}",
             "pullRequestUrl": None, "hookOutput": "",
         })
+
+    def _require_lfs_content(self, repo: storage.Repo, path: str, pointer: lfs.Pointer) -> None:
+        storage.check_file_path(path)
+        if not repo.lfs_content(pointer):
+            raise errors.bad_request(
+                f"{path}: no uploaded content with sha256 {pointer.oid} and {pointer.size} bytes in {repo.repo_id}; "
+                "upload it through Xet or git-lfs (as the preupload answer says) before committing")
 
     def _commit_lines(self) -> Iterator[dict]:
         # Read one NDJSON line at a time: a large file arrives as one long line, and holding the whole body
@@ -475,6 +600,19 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         repo.delete_branch(branch)
         self._send_json({})
 
+    # Xet
+
+    def _xet_token(self, repo_type: str, repo_id: str, scope: str, rev: str) -> None:
+        """A CAS token scoped to reading or writing this one repo; huggingface_hub reads the headers, hf_xet the JSON."""
+        repo = self._repo(repo_type, repo_id, write=scope == "write")
+        # `None` is what huggingface_hub sends when it does not know the revision yet (a pull request).
+        if rev and rev != "None":
+            self._resolve_rev(repo, rev)
+        token, expires = self.server.signer.issue(scope, f"{repo_type}/{repo_id}", XET_TOKEN_TTL)
+        cas_url = f"{self._base_url()}/cas"
+        self._send_json({"accessToken": token, "exp": expires, "casUrl": cas_url}, headers={
+            "X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(expires)})
+
 
 def _decoded_content(payload: dict) -> bytes:
     path = payload["path"]
@@ -484,26 +622,21 @@ def _decoded_content(payload: dict) -> bytes:
     return base64.b64decode(payload["content"], validate=True)
 
 
+def _lfs_pointer(payload: dict) -> lfs.Pointer:
+    oid, size = payload.get("oid"), payload.get("size")
+    if payload.get("algo", "sha256") != "sha256" or not isinstance(oid, str) or not lfs.is_sha256(oid):
+        raise errors.bad_request(f"{payload.get('path')}: an lfsFile needs a sha256 oid in lowercase hex")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise errors.bad_request(f"{payload.get('path')}: an lfsFile needs a size in bytes")
+    return lfs.Pointer(oid, size)
+
+
+def _blob_json(entry: storage.Entry) -> dict:
+    found = {"size": entry.size, "blobId": entry.oid}
+    if entry.lfs is not None:
+        found["lfs"] = {"size": entry.lfs.size, "sha256": entry.lfs.oid, "pointerSize": entry.lfs.pointer_size}
+    return found
+
+
 def _refs_json(refs: list[storage.Ref]) -> list[dict]:
     return [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in refs]
-
-
-def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
-    """A single `bytes=` range as (start, end) inclusive; None to send the whole file."""
-    if not header or not header.startswith("bytes=") or "," in header:
-        return None
-    first, sep, last = header.removeprefix("bytes=").strip().partition("-")
-    if not sep or not (first.isdigit() or last.isdigit()) or (first and not first.isdigit()) or (last and not last.isdigit()):
-        return None
-    if not first:
-        length = int(last)
-        if length == 0 or size == 0:
-            return "unsatisfiable"
-        return max(size - length, 0), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size:
-        return "unsatisfiable"
-    if end < start:
-        return None
-    return start, end

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from localhub.auth import Authenticator, Token
 from localhub.routes import HubRequestHandler
+from localhub.signing import Signer
 from localhub.storage import RepoStore
 
 
@@ -20,6 +21,7 @@ class _HubHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], store: RepoStore, auth: Authenticator):
         self.store = store
         self.auth = auth
+        self.signer = Signer()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, HubRequestHandler)

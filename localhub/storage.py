@@ -10,10 +10,14 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from localhub import git
+from localhub.gitattributes import default_gitattributes
+from localhub.lfs import MAX_POINTER_SIZE, ObjectStore, Pointer, parse_pointer
+from localhub.xet.store import FileRegistry, XetFile, XorbStore
+from localhub.xet.store import read_range as read_xet_range
 
 REPO_TYPES = ("model", "dataset")
 DEFAULT_BRANCH = "main"
@@ -25,11 +29,6 @@ CACHE_DIR = "localhub-cache"
 # decompressing the object from the start on every request.
 BLOB_CACHE_THRESHOLD = 4 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
-
-GITATTRIBUTES = (
-    b"# Files are stored as plain git blobs by this server: no Git LFS, no Xet.\n"
-    b"*.parquet binary\n*.arrow binary\n*.bin binary\n"
-)
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _HEX = re.compile(r"[0-9a-f]{4,40}")
@@ -64,13 +63,27 @@ class StaleParent(StorageError):
 
 
 @dataclass(frozen=True)
+class LfsFile:
+    """A file git holds as an LFS pointer: the content's sha256 and size, the pointer's size, and the Xet hash when
+    the content is in Xet storage."""
+
+    oid: str
+    size: int
+    pointer_size: int
+    xet_hash: str | None
+
+
+@dataclass(frozen=True)
 class Entry:
-    """One tree entry: a file (blob) or a directory (tree), with its path from the repo root."""
+    """One tree entry: a file (blob) or a directory (tree), with its path from the repo root.
+
+    `oid` is the git object id (for an LFS file, the pointer's); `size` is the content's."""
 
     path: str
     type: str
     oid: str
     size: int
+    lfs: LfsFile | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +113,7 @@ class Operation:
 
 def hub_timestamp(epoch_seconds: int) -> str:
     """Format a time as the clients require: UTC with a literal `Z`."""
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def check_repo_name(part: str) -> None:
@@ -123,6 +136,7 @@ class RepoStore:
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.xorbs = XorbStore(self.data_dir / "xet")
 
     def git_dir(self, repo_type: str, repo_id: str) -> Path:
         namespace, name = repo_id.split("/")
@@ -137,7 +151,7 @@ class RepoStore:
         git_dir = self.git_dir(repo_type, repo_id)
         if not (git_dir / META_FILE).is_file():
             return None
-        return Repo(git_dir, repo_type, repo_id)
+        return Repo(git_dir, repo_type, repo_id, self.xorbs)
 
     def create(self, repo_type: str, repo_id: str, *, private: bool, user: str) -> Repo:
         """Create a repo with an `initial commit` of `.gitattributes`, as the Hub does.
@@ -155,11 +169,11 @@ class RepoStore:
         staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=final.parent))
         try:
             git.run(staging, "init", "--quiet", "--bare", f"--initial-branch={DEFAULT_BRANCH}")
-            created = int(datetime.now(timezone.utc).timestamp())
+            created = int(datetime.now(UTC).timestamp())
             meta = {"private": private, "createdAt": created, "createdBy": user}
             (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-            repo = Repo(staging, repo_type, repo_id)
-            oid = repo.store_blob(GITATTRIBUTES)
+            repo = Repo(staging, repo_type, repo_id, self.xorbs)
+            oid = repo.store_blob(default_gitattributes(repo_type))
             tree = repo.write_tree({".gitattributes": ("100644", oid)})
             commit = repo.commit_tree(tree, None, "initial commit", author="system")
             git.run(staging, "update-ref", f"refs/heads/{DEFAULT_BRANCH}", commit, "")
@@ -170,7 +184,16 @@ class RepoStore:
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
-        return Repo(final, repo_type, repo_id)
+        return Repo(final, repo_type, repo_id, self.xorbs)
+
+    def list(self, repo_type: str) -> list[Repo]:
+        root = self.data_dir / f"{repo_type}s"
+        found = []
+        for git_dir in sorted(root.glob("*/*.git")):
+            repo = self.open(repo_type, f"{git_dir.parent.name}/{git_dir.name.removesuffix('.git')}")
+            if repo is not None:
+                found.append(repo)
+        return found
 
     def delete(self, repo: Repo) -> None:
         """Rename first so that readers stop finding the repo at once, then remove it."""
@@ -189,17 +212,28 @@ def _commit_lock(git_dir: Path) -> threading.Lock:
 
 
 class Repo:
-    """One bare git repository plus its Hub metadata (visibility, creation time)."""
+    """One bare git repository plus its Hub metadata (visibility, creation time) and the large-file content its
+    LFS pointers name: objects uploaded through git-lfs, and files registered through Xet shards."""
 
-    def __init__(self, git_dir: Path, repo_type: str, repo_id: str):
+    def __init__(self, git_dir: Path, repo_type: str, repo_id: str, xorbs: XorbStore):
         self.git_dir = git_dir
         self.repo_type = repo_type
         self.repo_id = repo_id
         self.meta = json.loads((git_dir / META_FILE).read_text())
+        self.objects = ObjectStore(git_dir / "lfs" / "objects")
+        self.xet_files = FileRegistry(git_dir / "xet")
+        self.xorbs = xorbs
 
     @property
     def private(self) -> bool:
         return bool(self.meta.get("private", False))
+
+    def set_private(self, private: bool) -> None:
+        self.meta = {**self.meta, "private": private}
+        fd, tmp = tempfile.mkstemp(dir=self.git_dir, prefix=".meta-")
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(self.meta, indent=2) + "\n")
+        os.replace(tmp, self.git_dir / META_FILE)
 
     @property
     def created_at(self) -> str:
@@ -258,7 +292,7 @@ class Repo:
         if message:
             body = (
                 f"object {commit}\ntype commit\ntag {tag}\n"
-                f"tagger {user} <{user}@localhub> {int(datetime.now(timezone.utc).timestamp())} +0000\n\n{message}\n"
+                f"tagger {user} <{user}@localhub> {int(datetime.now(UTC).timestamp())} +0000\n\n{message}\n"
             )
             target = self._git("mktag", input=body.encode()).decode().strip()
         try:
@@ -302,7 +336,51 @@ class Repo:
                 entries.append(Entry(prefix + path, "file", oid, int(size)))
             elif kind == "tree":
                 entries.append(Entry(prefix + path, "directory", oid, 0))
-        return entries
+        return self._with_lfs(entries)
+
+    def _with_lfs(self, entries: list[Entry]) -> list[Entry]:
+        """Entries whose blob is an LFS pointer get the content's size and sha256 (and Xet hash), as on the Hub."""
+        small = {e.oid for e in entries if e.type == "file" and e.size <= MAX_POINTER_SIZE}
+        pointers = {oid: p for oid, blob in self._read_blobs(small).items() if (p := parse_pointer(blob))}
+        if not pointers:
+            return entries
+        resolved = []
+        for entry in entries:
+            pointer = pointers.get(entry.oid) if entry.type == "file" else None
+            if pointer is None:
+                resolved.append(entry)
+                continue
+            xet = self.xet_files.by_sha256(pointer.oid)
+            lfs = LfsFile(pointer.oid, pointer.size, entry.size, xet.file_hash if xet else None)
+            resolved.append(Entry(entry.path, "file", entry.oid, pointer.size, lfs))
+        return resolved
+
+    def _read_blobs(self, oids: set[str]) -> dict[str, bytes]:
+        """Several small blobs in one `git cat-file --batch` call."""
+        if not oids:
+            return {}
+        ordered = sorted(oids)
+        out = self._git("cat-file", "--batch", input="".join(f"{oid}\n" for oid in ordered).encode())
+        blobs, position = {}, 0
+        for oid in ordered:
+            header_end = out.index(b"\n", position)
+            size = int(out[position:header_end].split()[2])
+            blobs[oid] = out[header_end + 1 : header_end + 1 + size]
+            position = header_end + 1 + size + 1
+        return blobs
+
+    def lfs_content(self, pointer: Pointer) -> XetFile | bool:
+        """Whether this repo holds the content a pointer names: its Xet file, True for a git-lfs object, else False."""
+        xet = self.xet_files.by_sha256(pointer.oid)
+        if xet is not None and xet.size == pointer.size:
+            return xet
+        return self.objects.has(pointer.oid, pointer.size)
+
+    def gitattributes(self, commit: str) -> str:
+        found = self.entry(commit, ".gitattributes")
+        if found is None or found.type != "file" or found.lfs or found.size > BLOB_CACHE_THRESHOLD:
+            return ""
+        return self.read_small(found.oid).decode("utf-8", "replace")
 
     def entry(self, commit: str, path: str) -> Entry | None:
         path = path.strip("/")
@@ -338,8 +416,18 @@ class Repo:
     def read_small(self, oid: str) -> bytes:
         return self._git("cat-file", "blob", oid)
 
-    def read_range(self, oid: str, size: int, start: int, end: int) -> Iterator[bytes]:
-        """Yield bytes `start..end` (inclusive) of a blob without holding a large blob in memory."""
+    def read_range(self, entry: Entry, start: int, end: int) -> Iterator[bytes]:
+        """Yield bytes `start..end` (inclusive) of a file's content without holding a large file in memory."""
+        if entry.lfs is None:
+            return self._read_blob_range(entry.oid, entry.size, start, end)
+        content = self.lfs_content(Pointer(entry.lfs.oid, entry.lfs.size))
+        if isinstance(content, XetFile):
+            return read_xet_range(self.xorbs, content, start, end)
+        if content:
+            return self.objects.read_range(entry.lfs.oid, start, end)
+        raise EntryNotFound(f"{entry.path}: its LFS object {entry.lfs.oid} is not stored here")
+
+    def _read_blob_range(self, oid: str, size: int, start: int, end: int) -> Iterator[bytes]:
         if size <= BLOB_CACHE_THRESHOLD:
             yield self.read_small(oid)[start : end + 1]
             return
@@ -393,7 +481,7 @@ class Repo:
 
     def readme_text(self, commit: str) -> str | None:
         found = self.entry(commit, "README.md")
-        if found is None or found.type != "file" or found.size > BLOB_CACHE_THRESHOLD:
+        if found is None or found.type != "file" or found.lfs or found.size > BLOB_CACHE_THRESHOLD:
             return None
         return self.read_small(found.oid).decode("utf-8", "replace")
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,7 +32,14 @@ import pyarrow.parquet as pq
 
 from pipeline import exit_process
 from pipeline.build import released_digest
-from pipeline.io import StageError, atomic_path, read_batches, run_stage, write_json, write_metrics
+from pipeline.io import (
+    StageError,
+    atomic_path,
+    read_batches,
+    run_stage,
+    write_json,
+    write_metrics,
+)
 from schema.manifest import MANIFEST_FILE
 from schema.params import SPLITS, HubParams, Params
 
@@ -132,6 +139,25 @@ class LocalFile:
     size: int
 
 
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file as the Hub lists it: its git blob id, and for a file stored through LFS or Xet the content's sha256
+    (the blob is then only a pointer to it)."""
+
+    blob_id: str
+    lfs_sha256: str | None
+
+
+def differing(remote: dict[str, RemoteFile], files: dict[str, LocalFile]) -> list[str]:
+    """Paths whose released content is not the built content: an LFS/Xet file is compared by the sha256 of its
+    content, an inline file by its blob id."""
+    def same(found: RemoteFile, built: LocalFile) -> bool:
+        return found.lfs_sha256 == built.sha256 if found.lfs_sha256 else found.blob_id == built.blob_sha1
+
+    return sorted(path for path in set(remote) | set(files)
+                  if path not in remote or path not in files or not same(remote[path], files[path]))
+
+
 def local_files(folder: Path) -> dict[str, LocalFile]:
     if not (folder / "README.md").is_file():
         raise StageError(f"{folder}: no built release here; run `dvc repro build` first")
@@ -197,13 +223,13 @@ class Release:
         refs = with_retries(lambda: self.api.list_repo_refs(self.repo_id, repo_type="dataset"), "listing tags")
         return {tag.name: tag.target_commit for tag in refs.tags}
 
-    def remote_files(self, revision: str) -> dict[str, str]:
+    def remote_files(self, revision: str) -> dict[str, RemoteFile]:
         from huggingface_hub.hf_api import RepoFile
 
         entries = with_retries(lambda: list(self.api.list_repo_tree(self.repo_id, repo_type="dataset",
                                                                     revision=revision, recursive=True)),
                                f"listing files at {revision}")
-        return {entry.path: entry.blob_id for entry in entries
+        return {entry.path: RemoteFile(entry.blob_id, entry.lfs.sha256 if entry.lfs else None) for entry in entries
                 if isinstance(entry, RepoFile) and entry.path not in HUB_OWNED}
 
     def download(self, filename: str, revision: str) -> Path:
@@ -231,12 +257,9 @@ class Release:
 
     def verify(self, revision: str, files: dict[str, LocalFile], splits: dict[str, tuple[int, str]]) -> None:
         """Checks that `revision` holds exactly the built files and that `datasets` loads the built rows from it."""
-        remote = self.remote_files(revision)
-        expected = {path: file.blob_sha1 for path, file in files.items()}
-        if remote != expected:
-            differing = sorted(set(remote.items()) ^ set(expected.items()))
-            raise StageError(f"verification of {revision} failed: files differ from dist/hub: "
-                             f"{', '.join(sorted({path for path, _ in differing}))}")
+        changed = differing(self.remote_files(revision), files)
+        if changed:
+            raise StageError(f"verification of {revision} failed: files differ from dist/hub: {', '.join(changed)}")
         loaded = load_revision(self.repo_id, revision, self.target.token)
         for split, (rows, digest) in splits.items():
             if split not in loaded:
@@ -309,11 +332,9 @@ def publish(params: Params, target: Target) -> dict[str, Any]:
     with_retries(lambda: release.api.create_repo(release.repo_id, repo_type="dataset", private=params.hub.private,
                                                  exist_ok=True), "creating the repo")
     tags = release.tags()
-    expected = {path: file.blob_sha1 for path, file in files.items()}
     if tag in tags:
-        released = release.remote_files(tags[tag])
-        if released != expected:
-            changed = sorted({p for p in set(released) | set(expected) if released.get(p) != expected.get(p)})
+        changed = differing(release.remote_files(tags[tag]), files)
+        if changed:
             raise StageError(f"{tag} is already released on {target.label} with other content ({', '.join(changed)} "
                              f"differ); a release is immutable: bump release.version in params.yaml")
         outcome, commit, previous = "unchanged", tags[tag], None
@@ -321,7 +342,7 @@ def publish(params: Params, target: Target) -> dict[str, Any]:
         previous = check_version_policy(release, tags, folder)
         head = release.head()
         # A re-run after an interrupted publish finds its commit already on main: reuse it, don't commit twice.
-        commit = head if release.remote_files(head) == expected else release.commit(folder, files, head)
+        commit = head if not differing(release.remote_files(head), files) else release.commit(folder, files, head)
         release.verify(commit, files, splits)
         with_retries(lambda: release.api.create_tag(release.repo_id, tag=tag, revision=commit, repo_type="dataset",
                                                     tag_message=f"Release {tag}", exist_ok=True), f"tagging {tag}")
@@ -368,7 +389,7 @@ def run(params: Params) -> str:
         label = target.label
     # An unchanged release was published earlier: this run only checked it.
     moment = "published_at" if receipt["outcome"] == "published" else "checked_at"
-    receipt[moment] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    receipt[moment] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     write_json(RECEIPT, receipt)
     write_metrics(STAGE, {
         "rows_by_split": receipt["rows_by_split"],
