@@ -127,20 +127,20 @@ def _read_files(reader: _Reader) -> tuple[FileInfo, ...]:
         if needed > reader.remaining:
             raise ShardFormatError(
                 f"{where}: {num_entries} entries need {needed} bytes, only {reader.remaining} remain")
-        terms = tuple(Term(bytes(xorb), chunk_start, chunk_end, size)
+        terms = tuple(Term(xorb, chunk_start, chunk_end, size)
                       for xorb, _, size, chunk_start, chunk_end in reader.take_many(_FILE_ENTRY, num_entries))
         for term_index, term in enumerate(terms):
             if term.chunk_start >= term.chunk_end:
                 raise ShardFormatError(
-                    f"{where}: term {term_index} has chunk range [{term.chunk_start}, {term.chunk_end})")
+                    f"{where}: term {term_index}: chunk range [{term.chunk_start}, {term.chunk_end}) holds no chunk")
         verification = None
         if has_verification:
-            verification = tuple(bytes(h) for (h,) in reader.take_many(_HASH_ENTRY, num_entries))
+            verification = tuple(h for (h,) in reader.take_many(_HASH_ENTRY, num_entries))
         sha256 = None
         if has_sha256:
             (stored,) = reader.take(_HASH_ENTRY, where)
             sha256 = _swap_sha256_words(stored)
-        files.append(FileInfo(bytes(file_hash), terms, verification, sha256))
+        files.append(FileInfo(file_hash, terms, verification, sha256))
 
 
 def _read_xorbs(reader: _Reader) -> tuple[XorbInfo, ...]:
@@ -156,8 +156,8 @@ def _read_xorbs(reader: _Reader) -> tuple[XorbInfo, ...]:
             raise ShardFormatError(f"xorb info section: xorb {index} at byte {start}: {num_entries} chunks need "
                                    f"{needed} bytes, only {reader.remaining} remain")
         entries = reader.take_many(_XORB_ENTRY, num_entries)
-        chunks = tuple((bytes(h), chunk_start, size) for h, chunk_start, size in entries)
-        xorbs.append(XorbInfo(bytes(xorb), chunks, bytes_in_cas, bytes_on_disk))
+        chunks = tuple((h, chunk_start, size) for h, chunk_start, size in entries)
+        xorbs.append(XorbInfo(xorb, chunks, bytes_in_cas, bytes_on_disk))
 
 
 def _read_footer(reader: _Reader, footer_size: int) -> None:

@@ -67,13 +67,13 @@ def read_xorb(source: BinaryIO, length: int, sink: BinaryIO) -> list[Chunk]:
                 f"chunk {index} at byte {start}: header truncated, {len(head)} of {CHUNK_HEADER_SIZE} bytes left")
         if index == MAX_XORB_CHUNKS:
             raise XorbFormatError(f"chunk {index} at byte {start}: a xorb holds at most {MAX_XORB_CHUNKS} chunks")
-        compressed_size, scheme, size = _parse_header(head, index, start)
+        where = f"chunk {index} at byte {start}"
+        compressed_size, scheme, size = _parse_header(head, where)
         if compressed_size > length - reader.offset:
-            raise XorbFormatError(
-                f"chunk {index} at byte {start}: data truncated, header says {compressed_size} bytes but "
-                f"{length - reader.offset} remain")
+            raise XorbFormatError(f"{where}: data truncated, header says {compressed_size} bytes but "
+                                  f"{length - reader.offset} remain")
         payload = reader.read(compressed_size)
-        data = _decompress(payload, scheme, size, index, start)
+        data = _decompress(payload, scheme, size, where)
         sink.write(head)
         sink.write(payload)
         chunks.append(Chunk(chunk_hash(data), start, reader.offset, size))
@@ -89,15 +89,16 @@ def read_chunks(source: BinaryIO, chunks: Sequence[Chunk]) -> Iterator[bytes]:
     source.seek(chunks[0].start)
     position = chunks[0].start
     for index, chunk in enumerate(chunks):
+        where = f"chunk {index} of the run, at byte {chunk.start}"
         if chunk.start != position:
-            raise ValueError(f"chunk {index} starts at byte {chunk.start}, not where chunk {index - 1} ends")
+            raise ValueError(f"{where}: the run is not contiguous, the chunk before it ends at byte {position}")
         raw = source.read(chunk.end - chunk.start)
         if len(raw) != chunk.end - chunk.start:
-            raise XorbFormatError(f"stored xorb ends inside chunk {index} at byte {chunk.start}")
-        compressed_size, scheme, size = _parse_header(raw[:CHUNK_HEADER_SIZE], index, chunk.start)
+            raise XorbFormatError(f"{where}: stored xorb ends inside the chunk")
+        compressed_size, scheme, size = _parse_header(raw[:CHUNK_HEADER_SIZE], where)
         if CHUNK_HEADER_SIZE + compressed_size != len(raw) or size != chunk.size:
-            raise XorbFormatError(f"chunk {index} at byte {chunk.start}: header disagrees with the xorb's index")
-        yield _decompress(raw[CHUNK_HEADER_SIZE:], scheme, size, index, chunk.start)
+            raise XorbFormatError(f"{where}: chunk header disagrees with the xorb's index")
+        yield _decompress(raw[CHUNK_HEADER_SIZE:], scheme, size, where)
         position = chunk.end
 
 
@@ -116,11 +117,10 @@ def decode_index(data: bytes) -> list[Chunk]:
     return [Chunk(bytes(h), start, end, size) for h, start, end, size in _INDEX_ENTRY.iter_unpack(body)]
 
 
-def _parse_header(head: bytes, index: int, start: int) -> tuple[int, int, int]:
+def _parse_header(head: bytes, where: str) -> tuple[int, int, int]:
     version, scheme = head[0], head[4]
     compressed_size = int.from_bytes(head[1:4], "little")
     size = int.from_bytes(head[5:8], "little")
-    where = f"chunk {index} at byte {start}"
     if version != CHUNK_VERSION:
         raise XorbFormatError(f"{where}: unknown chunk header version {version}")
     if scheme not in (COMPRESSION_NONE, COMPRESSION_LZ4, COMPRESSION_BG4_LZ4):
@@ -133,8 +133,7 @@ def _parse_header(head: bytes, index: int, start: int) -> tuple[int, int, int]:
     return compressed_size, scheme, size
 
 
-def _decompress(payload: bytes, scheme: int, size: int, index: int, start: int) -> bytes:
-    where = f"chunk {index} at byte {start}"
+def _decompress(payload: bytes, scheme: int, size: int, where: str) -> bytes:
     data = payload if scheme == COMPRESSION_NONE else _lz4_frame(payload, size, where)
     if len(data) != size:
         raise XorbFormatError(f"{where}: data is {len(data)} bytes uncompressed, header says {size}")

@@ -78,6 +78,45 @@ def test_first_release_is_one_verified_tagged_commit(tmp_path, monkeypatch, hub,
     assert hub.write_token not in outputs
 
 
+def stored_as(repo_id: str, revision: str) -> dict[str, str]:
+    """How the Hub holds each released file: `xet`, `lfs` (a git-lfs object) or `inline` (a git blob)."""
+    from huggingface_hub import HfApi
+
+    entries = HfApi().list_repo_tree(repo_id, repo_type="dataset", revision=revision, recursive=True)
+    return {e.path: "xet" if getattr(e, "xet_hash", None) else "lfs" if getattr(e, "lfs", None) else "inline"
+            for e in entries if hasattr(e, "blob_id") and e.path != ".gitattributes"}
+
+
+@pytest.mark.parametrize("xet", [True, False], ids=["xet", "xet-disabled"])
+def test_a_release_stored_as_the_hub_stores_it_is_verified(tmp_path, monkeypatch, hub, repo_id, xet):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", not xet)
+    params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
+    publish.run(params)
+    receipt = json.loads((tmp_path / publish.RECEIPT).read_text())
+    assert receipt["verified"] is True and tags(repo_id) == {"v1.0.0": receipt["commit"]}
+    held = stored_as(repo_id, "v1.0.0")
+    binary = "xet" if xet else "lfs"
+    assert {path for path, kind in held.items() if kind == binary} == {
+        path for path in receipt["files"] if path.endswith(".parquet")}
+    assert {held[path] for path in ("README.md", "CITATION.cff")} == {"inline"}
+    # Publishing the same version again compares the stored files by content and changes nothing.
+    publish.run(params)
+    assert json.loads((tmp_path / publish.RECEIPT).read_text())["outcome"] == "unchanged"
+
+
+def test_files_compare_by_content_sha256_when_stored_through_lfs_and_by_blob_id_when_inline():
+    built = {"a.parquet": publish.LocalFile("a.parquet", "1" * 40, "a" * 64, 10),
+             "README.md": publish.LocalFile("README.md", "2" * 40, "b" * 64, 5)}
+    pointer_blob = "9" * 40
+    assert publish.differing({"a.parquet": publish.RemoteFile(pointer_blob, "a" * 64),
+                              "README.md": publish.RemoteFile("2" * 40, None)}, built) == []
+    assert publish.differing({"a.parquet": publish.RemoteFile(pointer_blob, "c" * 64),
+                              "README.md": publish.RemoteFile("3" * 40, None)}, built) == ["README.md", "a.parquet"]
+    assert publish.differing({"a.parquet": publish.RemoteFile("1" * 40, None)}, built) == ["README.md"]
+
+
 def test_unchanged_rerun_is_a_no_op(tmp_path, monkeypatch, hub, repo_id):
     params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
     publish.run(params)

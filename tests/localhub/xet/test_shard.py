@@ -90,7 +90,7 @@ XORB_BOOKEND = 1056
     (patched(README + 32, struct.pack("<I", 1 << 30)),
      r"file info section: file 1 at byte 336: verification entries must be on every file or on none"),
     (patched(WEIGHTS_TERM_1 + 40, struct.pack("<II", 3, 3)),
-     r"file info section: file 0 at byte 48: term 1 has chunk range \[3, 3\)"),
+     r"file info section: file 0 at byte 48: term 1: chunk range \[3, 3\) holds no chunk"),
     (serialize_shard(two_file_shard())[:XORB_BOOKEND],
      r"xorb info section: xorb 2 or bookend at byte 1056: shard ends after 0 of its 48 bytes"),
     (serialize_shard(two_file_shard())[:FILE_BOOKEND + 40],

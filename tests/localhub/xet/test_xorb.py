@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import tracemalloc
 
 import lz4.frame
 import pytest
@@ -117,6 +118,19 @@ def test_hostile_body_is_refused_with_where_and_what(body, message):
         parse(body)
 
 
+def test_decompression_bomb_is_refused_without_inflating_it():
+    bomb = lz4.frame.compress(bytes(32 * 1024 * 1024))
+    body = header(len(bomb), LZ4, 100) + bomb
+    tracemalloc.start()
+    try:
+        with pytest.raises(XorbFormatError, match="decompresses to more than the 100 bytes"):
+            parse(body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024
+
+
 def test_body_shorter_than_its_length_is_refused():
     body = serialize([(b"a" * 100, NONE), (b"b" * 100, LZ4)])
     with pytest.raises(XorbFormatError, match=f"body ended after {len(body)} of {len(body) + 10} bytes"):
@@ -142,7 +156,7 @@ def test_read_chunks_returns_a_middle_run(tmp_path):
 def test_read_chunks_refuses_a_run_with_a_gap(tmp_path):
     body = serialize([(b"a", NONE), (b"b", NONE), (b"c", NONE)])
     chunks, _ = parse(body)
-    with pytest.raises(ValueError, match="chunk 1 starts at byte 18, not where chunk 0 ends"):
+    with pytest.raises(ValueError, match=r"chunk 1 of the run, at byte 18: .* the chunk before it ends at byte 9"):
         list(read_chunks(io.BytesIO(body), [chunks[0], chunks[2]]))
 
 
