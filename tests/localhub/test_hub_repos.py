@@ -33,6 +33,38 @@ def test_create_repo_without_namespace_uses_the_token_user(hub, api, repo_id):
     assert url.repo_id == f"{hub.user}/{name}"
 
 
+def test_create_repo_in_another_namespace_is_forbidden(api, repo_id):
+    with pytest.raises(HfHubHTTPError) as info:
+        api.create_repo(f"someone-else/{repo_id.split('/')[1]}", repo_type="dataset")
+    assert info.value.response.status_code == 403
+    assert "someone-else" in str(info.value)
+
+
+def test_list_datasets_by_author_and_search_hides_private_repos_from_anonymous_callers(hub, api, repo_id):
+    public, private = f"{repo_id}-listed-public", f"{repo_id}-listed-private"
+    api.create_repo(public, repo_type="dataset")
+    api.create_repo(private, repo_type="dataset", private=True)
+    term = repo_id.split("/")[1]
+    mine = {d.id: d.private for d in api.list_datasets(author=hub.user, search=term)}
+    assert mine == {public: False, private: True}
+    assert [d.id for d in HfApi(token=False).list_datasets(search=term)] == [public]
+    assert list(api.list_datasets(author="nobody-here", search=term)) == []
+    assert len(list(api.list_datasets(search=term, limit=1))) == 1
+
+
+def test_visibility_changes_through_repo_settings(api, repo_id):
+    api.create_repo(repo_id, repo_type="dataset")
+    api.update_repo_settings(repo_id, repo_type="dataset", private=True)
+    assert api.dataset_info(repo_id).private is True
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi(token=False).dataset_info(repo_id)
+    api.update_repo_settings(repo_id, repo_type="dataset", visibility="public")
+    assert HfApi(token=False).dataset_info(repo_id).private is False
+    with pytest.raises(HfHubHTTPError) as info:
+        HfApi(token=False).update_repo_settings(repo_id, repo_type="dataset", private=True)
+    assert info.value.response.status_code == 401
+
+
 def test_new_repo_has_an_initial_commit_with_gitattributes(api, repo_id):
     api.create_repo(repo_id, repo_type="dataset")
     commits = api.list_repo_commits(repo_id, repo_type="dataset")
