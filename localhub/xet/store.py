@@ -15,9 +15,6 @@ from typing import BinaryIO
 
 from localhub.xet import hashing, shard, xorb
 
-# The spec's limit on a serialized xorb; a larger body is refused before it is read.
-MAX_XORB_BYTES = 64 * 1024 * 1024
-
 
 class XetError(ValueError):
     """An upload that breaks the protocol: a xorb whose hash is wrong, a shard naming unknown data, and so on."""
@@ -85,8 +82,6 @@ class XorbStore:
         target = self._path(xorb_hash)
         if target.is_file():
             return False
-        if length > MAX_XORB_BYTES:
-            raise XetError(f"xorb of {length} bytes is over the {MAX_XORB_BYTES}-byte limit")
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
         try:
