@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from localhub import LocalHub, Token
+from localhub.limits import MIB, Limits
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,15 +19,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, required=True, help="where the git repositories are kept")
     parser.add_argument("--host", default="127.0.0.1", help="IPv4 loopback address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8123, help="port to bind; 0 picks a free one (default 8123)")
+    parser.add_argument("--max-commit-mib", type=int, default=Limits.commit_bytes // MIB,
+                        help=f"largest commit request in MiB (default {Limits.commit_bytes // MIB})")
+    parser.add_argument("--socket-timeout", type=float, default=Limits.socket_timeout_seconds,
+                        help=f"seconds before an idle connection is closed (default {Limits.socket_timeout_seconds:g})")
     args = parser.parse_args(argv)
+    limits = Limits(commit_bytes=args.max_commit_mib * MIB, socket_timeout_seconds=args.socket_timeout)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     secret = os.environ.get("LOCALHUB_TOKEN", "")
     user = os.environ.get("LOCALHUB_USER", "maintainer")
+    if secret and not secret.strip():
+        print("localhub: LOCALHUB_TOKEN is blank; set it to a secret (openssl rand -hex 16) or unset it for a "
+              "read-only server", file=sys.stderr)
+        return 2
     tokens = {secret: Token(user=user, write=True)} if secret else {}
 
     try:
-        hub = LocalHub(data_dir=args.data_dir, tokens=tokens, host=args.host, port=args.port)
+        hub = LocalHub(data_dir=args.data_dir, tokens=tokens, host=args.host, port=args.port, limits=limits)
         hub.start()
     except (ValueError, OSError) as exc:
         print(f"localhub: cannot start: {exc}", file=sys.stderr)

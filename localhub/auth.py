@@ -22,6 +22,8 @@ class InvalidToken(Exception):
 class Authenticator:
     def __init__(self, tokens: Mapping[str, Token] | None = None):
         self._tokens = dict(tokens or {})
+        if any(not secret.strip() or secret != secret.strip() for secret in self._tokens):
+            raise ValueError("a token is blank or has surrounding whitespace: no request could ever present it")
 
     def caller(self, authorization: str | None) -> Token | None:
         """The token behind an `Authorization` header; None for an anonymous request."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from localhub.limits import Limits
 from localhub.vocabulary import LICENSES, SIZE_CATEGORIES, TASK_CATEGORIES
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n?---[ \t]*(\r?\n|\Z)", re.DOTALL)
@@ -19,13 +20,31 @@ class CardError(ValueError):
     """The front matter is not valid YAML or not a mapping."""
 
 
+class _CardLoader(yaml.SafeLoader):
+    """Safe YAML without aliases and with bounded nesting: an alias can multiply a few hundred bytes into gigabytes
+    (and a self-referencing anchor into a cycle), and card metadata never needs one."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise CardError(f"YAML aliases are not allowed in card metadata (alias *{event.anchor} at line "
+                            f"{event.start_mark.line + 1})")
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > Limits.nesting_depth:
+                raise CardError(f"YAML nested deeper than {Limits.nesting_depth} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def front_matter(content: str) -> dict[str, Any] | None:
     """The README's metadata mapping; None when there is no front matter."""
     match = _FRONT_MATTER.match(content)
     if match is None:
         return None
     try:
-        data = yaml.safe_load(match.group(1))
+        data = yaml.load(match.group(1), Loader=_CardLoader)
     except yaml.YAMLError as exc:
         raise CardError(f"Invalid YAML in README.md front matter: {exc}") from exc
     if data is None:

@@ -37,8 +37,8 @@ class LfsRoutes:
             raise HubError(404, "Not found")
 
     def _lfs_batch(self, repo_type: str, repo_id: str) -> None:
-        body = self._json_body()
         repo = self._repo(repo_type, repo_id, write=True)
+        body = self._json_body()
         if body.get("operation") != "upload":
             raise errors.bad_request("Only the LFS upload operation is offered; download files from resolve URLs")
         if body.get("hash_algo", "sha256") != "sha256":
@@ -102,6 +102,9 @@ class LfsRoutes:
         if repo is None:
             raise errors.repo_not_found()
         size = int(size_text)
+        announced = size if operation == "whole" else PART_BYTES
+        if method == "PUT" and not self._chunked and self._remaining > announced:
+            raise HubError(413, f"This upload URL takes at most {announced} bytes, not {self._remaining}")
         try:
             if method == "PUT" and operation == "whole":
                 repo.objects.put(oid, size, self._body_parts())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
@@ -60,16 +61,26 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._handle("PUT")
 
+    def setup(self) -> None:
+        self.timeout = self.server.limits.socket_timeout_seconds
+        super().setup()
+
     def log_message(self, format: str, *args) -> None:
-        # Only the request line and status are logged; headers (and so tokens) never are.
-        access_log.info("%s %s", self.address_string(), format % args)
+        # Only the request line and status are logged: headers never are, query strings (where a token or a URL
+        # signature may ride) are cut, and control characters are escaped so that a request cannot forge lines.
+        line = _QUERY_STRING.sub("?…", format % args)
+        access_log.info("%s %s", self.address_string(), _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", line))
+
+    def send_header(self, keyword: str, value) -> None:
+        # A value echoing the request (a path in an error message) must not end the header line early.
+        super().send_header(keyword, _CONTROL.sub(" ", str(value)))
 
     def end_headers(self) -> None:
         self._response_started = True
         super().end_headers()
 
     def _handle(self, method: str) -> None:
-        self._remaining = int(self.headers.get("Content-Length") or 0)
+        self._remaining = 0
         self._chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
         self._response_started = False
         split = urlsplit(self.path)
@@ -77,6 +88,11 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         segments = [unquote(s) for s in split.path.split("/")[1:]]
         try:
             try:
+                length = self.headers.get("Content-Length")
+                if length is not None and not length.strip().isdigit():
+                    self.close_connection = True
+                    raise errors.bad_request(f"Invalid Content-Length {length!r}: expected a number of bytes")
+                self._remaining = int(length or 0)
                 # CAS requests carry a Xet token and transfer URLs a signature, not a Hub token.
                 if segments[:1] == ["cas"]:
                     self._route_cas(method, segments[1:])
@@ -93,6 +109,8 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
                 self._fail(self._storage_error(exc))
             except (ValueError, KeyError, TypeError) as exc:
                 self._fail(errors.bad_request(f"Malformed request: {exc}"))
+            except TimeoutError:
+                self.close_connection = True
             except (BrokenPipeError, ConnectionResetError):
                 raise
             except Exception:
@@ -118,9 +136,11 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         return HubError(_STORAGE_ERRORS.get(type(exc), 400), str(exc))
 
     def _drain_body(self) -> None:
-        # Unread request bytes would be parsed as the next request on this keep-alive connection.
-        if self._chunked:
+        # Unread request bytes would be parsed as the next request on this keep-alive connection; past a small
+        # amount, closing the connection costs less than reading a body nobody will use.
+        if self._chunked or self._remaining > DRAIN_CHUNK:
             self.close_connection = True
+            return
         while self._remaining > 0:
             chunk = self.rfile.read(min(DRAIN_CHUNK, self._remaining))
             if not chunk:
@@ -128,9 +148,13 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
                 break
             self._remaining -= len(chunk)
 
-    def _read_body(self) -> bytes:
-        data = self.rfile.read(self._remaining)
-        self._remaining = 0
+    def _read_body(self, limit: int) -> bytes:
+        """The whole body, refused before it is read when it is over `limit` bytes."""
+        if self._chunked:
+            raise HubError(411, "This request needs a Content-Length")
+        if self._remaining > limit:
+            raise HubError(413, f"Request body of {self._remaining} bytes is over the {limit}-byte limit")
+        data = b"".join(self._body_parts())
         return data
 
     def _body_parts(self) -> Iterator[bytes]:
@@ -163,16 +187,28 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
                 yield part
             self.rfile.readline(3)
 
-    def _read_line(self) -> bytes:
-        line = self.rfile.readline(self._remaining)
+    def _read_line(self, limit: int) -> bytes:
+        line = self.rfile.readline(min(self._remaining, limit + 1))
+        if not line:
+            self.close_connection = True
+            raise errors.bad_request(f"The request body ended {self._remaining} bytes early")
         self._remaining -= len(line)
+        if len(line) > limit:
+            self.close_connection = True
+            raise HubError(413, f"A line of the request body is over the {limit}-byte limit")
         return line
 
     def _json_body(self) -> dict:
-        body = json.loads(self._read_body() or b"{}")
+        body = self._json(self._read_body(self.server.limits.json_bytes) or b"{}")
         if not isinstance(body, dict):
             raise errors.bad_request("Expected a JSON object")
         return body
+
+    def _json(self, data: bytes):
+        depth = self.server.limits.nesting_depth
+        if _nesting(data) > depth:
+            raise errors.bad_request(f"JSON nested deeper than {depth} levels")
+        return json.loads(data)
 
     def _base_url(self) -> str:
         host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
@@ -195,9 +231,10 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         headers = dict(exc.headers)
         if exc.code:
             headers["X-Error-Code"] = exc.code
+        message = _bounded(exc.message, self.server.limits.message_chars)
         # Header values must stay on one latin-1 line.
-        headers["X-Error-Message"] = exc.message.replace("\n", " ").encode("latin-1", "replace").decode("latin-1")
-        self._send_json({"error": exc.message, **exc.extra}, exc.status, headers)
+        headers["X-Error-Message"] = message.encode("latin-1", "replace").decode("latin-1")
+        self._send_json({"error": message, **exc.extra}, exc.status, headers)
 
     def _flag(self, name: str) -> bool:
         return self._query.get(name, ["false"])[-1].lower() in ("1", "true")
@@ -305,17 +342,20 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         })
 
     def _create_repo(self) -> None:
-        body = self._json_body()
         caller = self._require_writer()
-        repo_type = body.get("type") or "model"
+        body = self._json_body()
+        repo_type = _text(body, "type", required=False) or "model"
         if repo_type not in storage.REPO_TYPES:
             raise errors.bad_request(f"Repo type {repo_type!r} is not supported; use 'dataset' or 'model'")
-        namespace = body.get("organization") or caller.user
+        namespace = _text(body, "organization", required=False) or caller.user
         if namespace != caller.user:
             raise errors.forbidden(f"You ({caller.user}) cannot create repos in the namespace {namespace!r}: "
                                    "this server has no organisations, so a token writes only in its own namespace")
-        repo_id = f"{namespace}/{body['name']}"
-        private = body.get("visibility") == "private" or body.get("private") is True
+        repo_id = f"{namespace}/{_text(body, 'name')}"
+        visibility = _text(body, "visibility", required=False)
+        if visibility not in (None, "private", "public"):
+            raise errors.bad_request(f"'visibility' {visibility!r} is not one of 'public', 'private'")
+        private = visibility == "private" or _boolean(body, "private") is True
         url = self._repo_url(repo_type, repo_id)
         try:
             self.server.store.create(repo_type, repo_id, private=private, user=caller.user)
@@ -324,27 +364,30 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         self._send_json({"url": url, "name": repo_id, "id": repo_id})
 
     def _delete_repo(self) -> None:
-        body = self._json_body()
         caller = self._require_writer()
-        repo_type = body.get("type") or "model"
-        repo_id = f"{body.get('organization') or caller.user}/{body['name']}"
+        body = self._json_body()
+        repo_type = _text(body, "type", required=False) or "model"
+        repo_id = f"{_text(body, 'organization', required=False) or caller.user}/{_text(body, 'name')}"
         repo = self._repo(repo_type, repo_id, write=True)
         self.server.store.delete(repo)
         self._send_json({})
 
     def _validate_yaml(self) -> None:
         body = self._json_body()
-        found, warnings = cardcheck.validate(str(body.get("content", "")), body.get("repoType") or "model")
-        payload = {"errors": [{"message": m} for m in found], "warnings": [{"message": m} for m in warnings]}
+        content, repo_type = _text(body, "content"), _text(body, "repoType", required=False) or "model"
+        found, warnings = cardcheck.validate(content, repo_type)
+        limit = self.server.limits.message_chars
+        payload = {"errors": [{"message": _bounded(m, limit)} for m in found],
+                   "warnings": [{"message": _bounded(m, limit)} for m in warnings]}
         self._send_json(payload, 400 if found else 200)
 
     def _update_settings(self, repo_type: str, repo_id: str) -> None:
-        body = self._json_body()
         repo = self._repo(repo_type, repo_id, write=True)
+        body = self._json_body()
         if body.get("gated") not in (None, False):
             raise errors.bad_request("Gated repos are not supported by this server")
-        visibility = body.get("visibility")
-        if visibility is None and isinstance(body.get("private"), bool):
+        visibility = _text(body, "visibility", required=False)
+        if visibility is None and _boolean(body, "private") is not None:
             visibility = "private" if body["private"] else "public"
         if visibility not in (None, "private", "public"):
             raise errors.bad_request(f"Visibility {visibility!r} is not one of 'public', 'private'")
@@ -433,7 +476,7 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
     def _paths_info(self, repo_type: str, repo_id: str, rev: str) -> None:
         repo = self._repo(repo_type, repo_id)
         sha = self._resolve_rev(repo, rev)
-        form = parse_qs(self._read_body().decode(), keep_blank_values=True)
+        form = parse_qs(self._read_body(self.server.limits.json_bytes).decode(), keep_blank_values=True)
         expand = form.get("expand", ["false"])[-1].lower() in ("1", "true")
         found = []
         for path in form.get("paths", []):
@@ -497,17 +540,20 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
     # Writes
 
     def _preupload(self, repo_type: str, repo_id: str, rev: str) -> None:
-        body = self._json_body()
         repo = self._repo(repo_type, repo_id, write=True)
+        body = self._json_body()
         if self._flag("create_pr"):
             raise errors.bad_request("Pull requests are not supported by this server")
         sha = self._resolve_rev(repo, rev)
         current = {e.path: e for e in repo.list_tree(sha, recursive=True) if e.type == "file"}
         attributes = repo.gitattributes(sha)
         answer = []
-        for item in body.get("files", []):
-            path, size = str(item["path"]), int(item["size"])
-            sample = base64.b64decode(item.get("sample") or "")
+        files = body.get("files", [])
+        if not isinstance(files, list) or not all(isinstance(item, dict) for item in files):
+            raise errors.bad_request("'files' must be a list of objects")
+        for item in files:
+            path, size = _text(item, "path"), _count(item, "size")
+            sample = base64.b64decode(_text(item, "sample", required=False) or "")
             known = current.get(path)
             # For LFS files the client compares the oid with the content's sha256, as on the Hub.
             oid = (known.lfs.oid if known.lfs else known.oid) if known else None
@@ -521,39 +567,50 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
             raise errors.bad_request("Pull requests are not supported by this server")
         if repo.branch_head(branch) is None:
             raise errors.revision_not_found(branch)
+        limit = self.server.limits.commit_bytes
+        if self._chunked or self._remaining > limit:
+            raise HubError(413, f"A commit request is limited to {limit} bytes with a Content-Length; "
+                                "send large files through LFS (the preupload answer says which)")
         header, planned = None, []
         with repo.blob_writer() as blobs:
-            for value in self._commit_lines():
-                kind, payload = value["key"], value["value"]
+            for kind, payload in self._commit_lines():
                 if kind == "header":
                     header = payload
-                elif kind == "file":
-                    content = _decoded_content(payload)
+                    continue
+                path = _text(payload, "path", where=kind)
+                if kind != "deletedFolder":
+                    storage.check_file_path(path, self.server.limits)
+                if kind == "file":
+                    content = _decoded_content(payload, path)
                     pointer = lfs.parse_pointer(content)
                     if pointer is not None:
-                        self._require_lfs_content(repo, payload["path"], pointer)
-                    planned.append(("add", payload["path"], blobs.add(content)))
+                        self._require_lfs_content(repo, path, pointer)
+                    planned.append(("add", path, blobs.add(content)))
                 elif kind == "lfsFile":
                     pointer = _lfs_pointer(payload)
-                    self._require_lfs_content(repo, payload["path"], pointer)
-                    planned.append(("add", payload["path"], blobs.add(pointer.encode())))
+                    self._require_lfs_content(repo, path, pointer)
+                    planned.append(("add", path, blobs.add(pointer.encode())))
                 elif kind == "deletedFile":
-                    planned.append(("delete_file", payload["path"], None))
+                    planned.append(("delete_file", path, None))
                 elif kind == "deletedFolder":
-                    planned.append(("delete_folder", payload["path"], None))
+                    planned.append(("delete_folder", path, None))
                 else:
                     raise errors.bad_request(f"Unsupported commit line {kind!r}")
             oids = blobs.write()
         operations = [storage.Operation(kind, path, None if i is None else oids[i]) for kind, path, i in planned]
-        if header is None or not str(header.get("summary", "")).strip():
+        summary = (_text(header, "summary", where="header") or "").strip() if header is not None else ""
+        if not summary:
             raise errors.bad_request("A commit needs a header line with a non-empty summary")
+        parent = _text(header, "parentCommit", required=False, where="header")
+        if parent is not None and not _COMMIT_ID.fullmatch(parent):
+            raise errors.bad_request(f"'parentCommit' {parent!r} is not a commit id (5 to 40 hex digits)")
         sha = repo.commit(
             branch,
             operations,
-            summary=str(header["summary"]).strip(),
-            description=str(header.get("description") or ""),
+            summary=summary,
+            description=_text(header, "description", required=False, where="header") or "",
             author=self._caller.user,
-            parent_commit=header.get("parentCommit"),
+            parent_commit=parent,
         )
         self._send_json({
             "success": True, "commitOid": sha,
@@ -562,25 +619,31 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         })
 
     def _require_lfs_content(self, repo: storage.Repo, path: str, pointer: lfs.Pointer) -> None:
-        storage.check_file_path(path)
         if not repo.lfs_content(pointer):
             raise errors.bad_request(
                 f"{path}: no uploaded content with sha256 {pointer.oid} and {pointer.size} bytes in {repo.repo_id}; "
                 "upload it through Xet or git-lfs (as the preupload answer says) before committing")
 
-    def _commit_lines(self) -> Iterator[dict]:
-        # Read one NDJSON line at a time: a large file arrives as one long line, and holding the whole body
-        # as well would double the peak memory.
+    def _commit_lines(self) -> Iterator[tuple[str, dict]]:
+        """(kind, value) of each NDJSON line, read one at a time: a file arrives as one long line, and holding the
+        whole body as well would double the peak memory."""
         while self._remaining > 0:
-            line = self._read_line()
-            if line.strip():
-                yield json.loads(line)
+            line = self._read_line(self.server.limits.commit_line_bytes)
+            if not line.strip():
+                continue
+            item = self._json(line)
+            if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not isinstance(
+                    item.get("value"), dict):
+                raise errors.bad_request("Each commit line must be an object with a string 'key' and an object "
+                                         "'value'")
+            yield item["key"], item["value"]
 
     def _create_tag(self, repo_type: str, repo_id: str, rev: str) -> None:
-        body = self._json_body()
         repo = self._repo(repo_type, repo_id, write=True)
+        body = self._json_body()
         sha = self._resolve_rev(repo, rev or storage.DEFAULT_BRANCH)
-        repo.create_tag(str(body["tag"]), sha, message=body.get("message"), user=self._caller.user)
+        repo.create_tag(_text(body, "tag"), sha, message=_text(body, "message", required=False),
+                        user=self._caller.user)
         self._send_json({})
 
     def _delete_tag(self, repo_type: str, repo_id: str, tag: str) -> None:
@@ -589,9 +652,9 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         self._send_json({})
 
     def _create_branch(self, repo_type: str, repo_id: str, branch: str) -> None:
-        body = self._json_body()
         repo = self._repo(repo_type, repo_id, write=True)
-        sha = self._resolve_rev(repo, body.get("startingPoint") or storage.DEFAULT_BRANCH)
+        body = self._json_body()
+        sha = self._resolve_rev(repo, _text(body, "startingPoint", required=False) or storage.DEFAULT_BRANCH)
         repo.create_branch(branch, sha)
         self._send_json({})
 
@@ -614,12 +677,58 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
             "X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(expires)})
 
 
-def _decoded_content(payload: dict) -> bytes:
-    path = payload["path"]
-    storage.check_file_path(path)
+def _decoded_content(payload: dict, path: str) -> bytes:
     if payload.get("encoding", "base64") != "base64":
-        raise errors.bad_request(f"Unsupported encoding for {path}")
-    return base64.b64decode(payload["content"], validate=True)
+        raise errors.bad_request(f"{path}: unsupported encoding; files are sent as base64")
+    return base64.b64decode(_text(payload, "content", where=path), validate=True)
+
+
+def _text(mapping: dict, key: str, *, required: bool = True, where: str = "") -> str | None:
+    """A string field; a missing optional one is None, anything else is a 400 naming the field."""
+    value = mapping.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise errors.bad_request(f"{where + ': ' if where else ''}'{key}' must be a string")
+    return value
+
+
+def _boolean(mapping: dict, key: str) -> bool | None:
+    value = mapping.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise errors.bad_request(f"'{key}' must be true or false, not {value!r}")
+    return value
+
+
+def _count(mapping: dict, key: str) -> int:
+    value = mapping.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise errors.bad_request(f"'{key}' must be a number of bytes")
+    return value
+
+
+_COMMIT_ID = re.compile(r"[0-9a-fA-F]{5,40}")
+
+
+_QUERY_STRING = re.compile(r"\?[^ \"]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _nesting(data: bytes) -> int:
+    """How deeply a JSON text nests arrays and objects, counted before parsing so that no depth exhausts the stack."""
+    depth = deepest = 0
+    for byte in _JSON_STRING.sub(b'""', data):
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
+def _bounded(message: str, limit: int) -> str:
+    return message if len(message) <= limit else f"{message[:limit]}… ({len(message) - limit} more characters)"
 
 
 def _lfs_pointer(payload: dict) -> lfs.Pointer:

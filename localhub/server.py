@@ -10,6 +10,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from localhub.auth import Authenticator, Token
+from localhub.limits import Limits
 from localhub.routes import HubRequestHandler
 from localhub.signing import Signer
 from localhub.storage import RepoStore
@@ -18,10 +19,12 @@ from localhub.storage import RepoStore
 class _HubHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], store: RepoStore, auth: Authenticator):
+    def __init__(self, address: tuple[str, int], store: RepoStore, auth: Authenticator, limits: Limits):
         self.store = store
         self.auth = auth
+        self.limits = limits
         self.signer = Signer()
+        self.request_queue_size = limits.listen_backlog
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, HubRequestHandler)
@@ -65,6 +68,7 @@ class LocalHub:
         tokens: Mapping[str, Token] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        limits: Limits | None = None,
     ):
         _check_loopback(host)
         self.data_dir = Path(data_dir)
@@ -72,6 +76,7 @@ class LocalHub:
         self.port = port
         self._store = RepoStore(self.data_dir)
         self._auth = Authenticator(tokens)
+        self.limits = limits or Limits()
         self._server: _HubHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -85,7 +90,7 @@ class LocalHub:
     def start(self) -> LocalHub:
         if self._server is not None:
             raise RuntimeError("LocalHub is already running")
-        self._server = _HubHTTPServer((self.host, self.port), self._store, self._auth)
+        self._server = _HubHTTPServer((self.host, self.port), self._store, self._auth, self.limits)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="localhub", daemon=True
         )

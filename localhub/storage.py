@@ -16,6 +16,7 @@ from pathlib import Path
 from localhub import git
 from localhub.gitattributes import default_gitattributes
 from localhub.lfs import MAX_POINTER_SIZE, ObjectStore, Pointer, parse_pointer
+from localhub.limits import Limits
 from localhub.xet.store import FileRegistry, XetFile, XorbStore
 from localhub.xet.store import read_range as read_xet_range
 
@@ -32,6 +33,14 @@ READ_CHUNK = 1024 * 1024
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _HEX = re.compile(r"[0-9a-f]{4,40}")
+# A ref named like this could be taken for a commit id; the Hub refuses such names.
+_LOOKS_LIKE_COMMIT = re.compile(r"[0-9a-fA-F]{7,40}")
+# Release tags: no branch may take one of these names, so `revision="v1.2.0"` always means the release.
+_RELEASE_TAG = re.compile(r"v\d+\.\d+\.\d+")
+# Code points HFS+ ignores in file names, which git strips before comparing a component with `.git`.
+_HFS_IGNORED = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
+DEFAULT_LIMITS = Limits()
+_PATH_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class StorageError(Exception):
@@ -121,13 +130,24 @@ def check_repo_name(part: str) -> None:
         raise InvalidRequest(f"Invalid repo name part {part!r}: use letters, digits, '-', '_' and '.', at most 96")
 
 
-def check_file_path(path: str) -> None:
-    """Refuse paths that could escape the tree or that git cannot store."""
+def check_file_path(path: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse paths that could escape the tree, that git would not store as given, or that exceed the limits."""
     parts = path.split("/")
-    if not path or path.startswith("/") or "\x00" in path or any(p in ("", ".", "..") for p in parts):
-        raise InvalidRequest(f"Invalid path {path!r}")
-    if parts[0] == ".git" or ".git" in parts:
-        raise InvalidRequest(f"Invalid path {path!r}: '.git' is reserved")
+    if not path or path.startswith("/") or _PATH_CONTROL.search(path) or "\\" in path:
+        raise InvalidRequest(f"Invalid path {path!r}: paths are relative, use '/', and hold no control characters")
+    if any(p in ("", ".", "..") for p in parts):
+        raise InvalidRequest(f"Invalid path {path!r}: empty, '.' and '..' components are not allowed")
+    if len(path.encode()) > limits.path_bytes or len(parts) > limits.path_depth:
+        raise InvalidRequest(f"Invalid path {path[:200]!r}…: at most {limits.path_bytes} bytes and "
+                             f"{limits.path_depth} components")
+    for part in parts:
+        if len(part.encode()) > limits.path_component_bytes:
+            raise InvalidRequest(f"Invalid path {path!r}: a component is over {limits.path_component_bytes} bytes")
+        # git refuses `.git` in any case, with trailing dots or spaces or an NTFS stream suffix, its NTFS short
+        # name and its HFS+ spellings: such a file would be dropped from the tree without a word.
+        folded = _HFS_IGNORED.sub("", part).split(":")[0].rstrip(". ").lower()
+        if folded in (".git", "git~1"):
+            raise InvalidRequest(f"Invalid path {path!r}: {part!r} names git's own directory")
 
 
 class RepoStore:
@@ -251,7 +271,9 @@ class Repo:
     # Revisions and refs
 
     def resolve(self, rev: str) -> str | None:
-        """Resolve a branch, a tag, a full ref name or a (short) commit id to a commit id."""
+        """Resolve a full commit id, a branch, a tag, a full ref name or a short commit id to a commit id."""
+        if len(rev) == 40 and _HEX.fullmatch(rev.lower()):
+            return self._rev_parse(f"{rev.lower()}^{{commit}}")
         refs = [rev] if rev.startswith("refs/") else [f"refs/heads/{rev}", f"refs/tags/{rev}"]
         for ref in refs:
             if git.is_valid_ref_name(ref):
@@ -282,10 +304,22 @@ class Repo:
                 tags.append(Ref(ref.removeprefix("refs/tags/"), ref, peeled or oid))
         return branches, tags
 
-    def create_tag(self, tag: str, commit: str, *, message: str | None, user: str) -> None:
-        ref = f"refs/tags/{tag}"
+    def _check_new_ref(self, kind: str, name: str) -> str:
+        """The full ref for a new branch or tag, refused when it could be read as another revision."""
+        ref = f"refs/{'heads' if kind == 'branch' else 'tags'}/{name}"
         if not git.is_valid_ref_name(ref):
-            raise InvalidRequest(f"Invalid tag name {tag!r}")
+            raise InvalidRequest(f"Invalid {kind} name {name!r}")
+        if _LOOKS_LIKE_COMMIT.fullmatch(name):
+            raise InvalidRequest(f"Invalid {kind} name {name!r}: it could be taken for a commit id")
+        if kind == "branch" and _RELEASE_TAG.fullmatch(name):
+            raise InvalidRequest(f"Invalid branch name {name!r}: names like v1.2.3 are kept for release tags")
+        other = "tag" if kind == "branch" else "branch"
+        if self._rev_parse(f"refs/{'tags' if kind == 'branch' else 'heads'}/{name}"):
+            raise Conflict(f"A {other} is already named {name}; a {kind} of the same name would shadow it")
+        return ref
+
+    def create_tag(self, tag: str, commit: str, *, message: str | None, user: str) -> None:
+        ref = self._check_new_ref("tag", tag)
         if self._rev_parse(ref):
             raise Conflict(f"Tag {tag} already exists")
         target = commit
@@ -308,9 +342,7 @@ class Repo:
         self._git("update-ref", "-d", ref)
 
     def create_branch(self, branch: str, commit: str) -> None:
-        ref = f"refs/heads/{branch}"
-        if not git.is_valid_ref_name(ref):
-            raise InvalidRequest(f"Invalid branch name {branch!r}")
+        ref = self._check_new_ref("branch", branch)
         try:
             self._git("update-ref", ref, commit, ZERO_OID)
         except git.GitError as exc:
@@ -522,6 +554,13 @@ class Repo:
             self._git("update-index", "-z", "--index-info", input=listing, env=env)
             return self._git("write-tree", env=env).decode().strip()
 
+    def _check_tree_holds(self, tree: str, files: dict[str, tuple[str, str]]) -> None:
+        """git drops or rewrites some paths without failing; a commit must hold exactly the files it was given."""
+        listed = self._git("ls-tree", "-r", "-z", "--name-only", tree).decode("utf-8", "surrogateescape")
+        lost = sorted(set(files) - set(filter(None, listed.split("\x00"))))
+        if lost:
+            raise InvalidRequest(f"git would not store these paths as given: {', '.join(lost)}")
+
     def commit_tree(self, tree: str, parent: str | None, message: str, *, author: str) -> str:
         email = f"{author}@localhub"
         env = {
@@ -560,6 +599,7 @@ class Repo:
                 _apply(files, op)
             _check_no_file_folder_conflict(files)
             tree = self.write_tree(files)
+            self._check_tree_holds(tree, files)
             message = summary if not description else f"{summary}\n\n{description}"
             new = self.commit_tree(tree, head, message, author=author)
             try:

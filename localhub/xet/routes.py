@@ -85,10 +85,8 @@ class CasRoutes:
 
     def _cas_put_shard(self, grant: Grant, *, streaming: bool) -> None:
         repo = self._cas_repo(grant, write=True)
-        if self._remaining > MAX_SHARD_BYTES:
-            raise errors.bad_request(f"A shard is limited to {MAX_SHARD_BYTES} bytes")
         try:
-            parsed = parse_shard(self._read_body())
+            parsed = parse_shard(self._read_body(MAX_SHARD_BYTES))
         except ShardFormatError as exc:
             raise errors.bad_request(f"Shard refused: {exc}") from None
         if not streaming:
