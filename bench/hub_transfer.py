@@ -69,8 +69,8 @@ def main() -> int:
         endpoint = server.stdout.readline().split()[2]
         os.environ.update({"HF_ENDPOINT": endpoint, "HF_HOME": str(work / "hf-home"), "HF_TOKEN": token,
                            "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"})
-        from huggingface_hub import HfApi, hf_hub_download
         import httpx2
+        from huggingface_hub import HfApi, hf_hub_download
 
         payload = work / "payload.bin"
         expected = write_payload(payload, args.mib)
@@ -95,8 +95,7 @@ def main() -> int:
             with httpx2.stream("GET", f"{endpoint}/datasets/bench/transfer/resolve/main/data/payload.bin") as answer:
                 answer.raise_for_status()
                 with open(plain, "wb") as out:
-                    for block in answer.iter_bytes(1024 * 1024):
-                        out.write(block)
+                    out.writelines(answer.iter_bytes(1024 * 1024))
 
         step("plain HTTP GET", http_get)
         for name, path in (("download (xet)", downloaded["path"]), ("plain HTTP GET", plain)):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from huggingface_hub import CommitOperationAdd, HfFileSystem, hf_hub_download
+from huggingface_hub import HfFileSystem, hf_hub_download
 
 from tests.localhub.hubdata import head
 
