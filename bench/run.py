@@ -2,10 +2,10 @@
 
 Generates the corpus from the reconstruction (`bench/corpus.py`) into a work directory, then runs, each as its own
 child process in this run: the floor (`bench/floor.py`), the baseline (`bench/baseline.py`, only up to
-`--baseline-max-rows`, as it holds everything in memory), the pipeline stage by stage (`python -m
-pipeline.<stage>` in the work directory with the repo's `params.yaml` pointed at the corpus), and last the pipeline
-as a maintainer runs it: `dvc repro build`, with an empty cache, in a DVC project made in the work directory from
-the repo's `dvc.yaml`, code and DVC settings. Prints wall time, throughput and peak RSS of each step, and last one
+`--baseline-max-rows`, as it holds everything in memory), then, in a DVC project made in the work directory from
+the repo's `dvc.yaml`, code and DVC settings with `params.yaml` pointed at the corpus, the pipeline stage by stage
+(each stage's command as `dvc.yaml` gives it) and last as a maintainer runs it: `dvc repro build`, with an empty
+cache. Prints wall time, throughput and peak RSS of each step, and last one
 line:
 
     rows=N pipeline_s=… floor_s=… baseline_s=… ratio_floor=… speedup_baseline=… peak_rss_mb=…
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import os
 import shutil
 import statistics
@@ -128,6 +129,25 @@ def dvc_project(workdir: Path, corpus: Path) -> Path:
     return project
 
 
+def stage_commands(project: Path) -> dict[str, list[str]]:
+    """The commands of the stages the benchmark runs one by one, as DVC renders them from the project's `dvc.yaml`
+    (which names every file a stage reads and writes)."""
+    from dvc.repo import Repo
+
+    with Repo(str(project)) as repo:
+        commands = {stage.name: shlex.split(stage.cmd) for stage in repo.index.stages}
+    return {stage: commands[stage] for stage in STAGES}
+
+
+def clear_outputs(project: Path) -> None:
+    for output in DVC_OUTPUTS:
+        path = project / output
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
 def dvc_env(workdir: Path) -> dict[str, str]:
     """The stages' environment, with this interpreter's directory first on PATH: `dvc.yaml` runs `python -m ...`."""
     env = child_env(workdir)
@@ -170,16 +190,11 @@ def run_round(corpus: Path, workdir: Path, project: Path, baseline_max_rows: int
         steps.append(Step("baseline", math.nan, note=f"skipped: needs ~{rows / 1e6 * BASELINE_GB_PER_MILLION:,.1f} GB "
                           f"({BASELINE_GB_PER_MILLION} GB per 1M rows) above --baseline-max-rows {baseline_max_rows:,}"))
         print(f"baseline: {steps[-1].note}")
-    write_params(workdir, corpus)
-    for stage in STAGES:
-        print(f"{stage}: python -m pipeline.{stage}")
-        steps.append(measure(stage, [python, "-m", f"pipeline.{stage}"], workdir, env, logs))
-    for output in DVC_OUTPUTS:
-        path = project / output
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
+    clear_outputs(project)
+    for stage, command in stage_commands(project).items():
+        print(f"{stage}: {shlex.join(command)}")
+        steps.append(measure(stage, [python, *command[1:]], project, env, logs))
+    clear_outputs(project)
     print("pipeline: dvc repro build")
     steps.append(measure("pipeline", [python, "-m", "dvc", "repro", "build"], project, dvc_env(workdir), logs))
     return steps

@@ -1,6 +1,6 @@
-"""Build: reads `data/split/`, the earlier stages' metrics, `dataset_card.md` and `split.previous_manifest`;
-writes the dataset repo `build.output_dir` (shards, README.md, CITATION.cff, CHANGELOG.md, manifest.parquet),
-`plots/*.csv` and `metrics/build.json`.
+"""Build: reads the split table, the earlier stages' metrics, the card template and `split.previous_manifest`;
+writes the dataset repo `build.output_dir` (shards, README.md, CITATION.cff, CHANGELOG.md, manifest.parquet), the
+plots and the build metrics.
 
 The folder is assembled beside its destination and replaces it only once the card has passed the Hub's metadata
 rules and `datasets` has loaded the folder back with the same splits, features, counts and content.
@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import changelog, exit_process
-from pipeline.io import (ParquetSink, Progress, StageError, WriteBehind, atomic_path, read_batches, read_metrics,
-                         run_stage, staged_directory, table_files, write_metrics)
+from pipeline import changelog, process
+from pipeline.io import (ParquetSink, Progress, StageError, WriteBehind, atomic_path, read_batches, read_json,
+                         staged_directory, table_files, write_json)
 from schema.card import (FEATURES, LICENSE, CardFacts, Example, LengthStats, QualityFacts, SplitFacts, check_template,
                          dump_yaml)
 from schema.manifest import MANIFEST_FILE, ManifestError, build_manifest, read_manifest
@@ -35,10 +35,22 @@ from schema.manifest import SCHEMA as MANIFEST_SCHEMA
 from schema.params import SPLITS, BuildParams, Params
 
 STAGE = "build"
-SPLIT_TABLE = Path("data/split")
-# The template is part of the code, so it is found beside it, whichever directory the stage runs in.
-TEMPLATE = Path(__file__).resolve().parents[1] / "dataset_card.md"
-PLOTS_DIR = Path("plots")
+
+
+@dataclass(frozen=True)
+class BuildPaths:
+    """What build reads and writes besides `build.output_dir`, as `dvc.yaml` names it."""
+
+    input: Path
+    template: Path
+    ingest_metrics: Path
+    validate_metrics: Path
+    split_metrics: Path
+    english_lengths: Path
+    french_lengths: Path
+    length_ratio: Path
+    metrics: Path
+
 INPUT_COLUMNS = ["id", "split", "line", "english", "french", "flags", "english_key_sha256", "french_key_sha256",
                  "content_sha256"]
 # Rows read from the split table at a time: with the shard and manifest writes in flight, 16k keeps the stage
@@ -326,9 +338,10 @@ def write_release(source: Path, folder: Path, params: BuildParams, version: str)
     return Written(summaries, chosen)
 
 
-def _quality() -> QualityFacts:
+def _quality(paths: BuildPaths) -> QualityFacts:
     try:
-        ingest, validate, split = (read_metrics(stage) for stage in ("ingest", "validate", "split"))
+        ingest, validate, split = (read_json(path) for path in (paths.ingest_metrics, paths.validate_metrics,
+                                                                  paths.split_metrics))
         return QualityFacts(
             records=ingest["records"],
             ingest_rejected=ingest["rejected"],
@@ -406,23 +419,23 @@ def verify(folder: Path, summaries: dict[str, SplitSummary]) -> None:
             if rows != summary.rows:
                 problems.append(f"{name}: {rows} rows instead of {summary.rows}")
             if digest != summary.digest.hexdigest():
-                problems.append(f"{name}: content differs from {SPLIT_TABLE} (ids or texts changed on the way)")
+                problems.append(f"{name}: content differs from the split table (ids or texts changed on the way)")
     if problems:
         raise StageError(f"{folder}: loading it back with datasets gave " + "; ".join(problems))
 
 
-def write_plots(summaries: dict[str, SplitSummary], folder: Path) -> list[Path]:
+def write_plots(summaries: dict[str, SplitSummary], paths: BuildPaths) -> list[Path]:
     """Length and ratio distributions per split, as shares of the split's rows in percent."""
     def shares(counts: np.ndarray) -> list[str]:
         total = counts.sum()
         return [f"{100 * count / total:.3f}" if total else "0" for count in counts.tolist()]
 
     tables = {
-        folder / "lengths_english.csv": ("chars", [i * _LENGTH_BIN_CHARS for i in range(_LENGTH_BINS)],
+        paths.english_lengths: ("chars", [i * _LENGTH_BIN_CHARS for i in range(_LENGTH_BINS)],
                                          {name: s.english.histogram() for name, s in summaries.items()}),
-        folder / "lengths_french.csv": ("chars", [i * _LENGTH_BIN_CHARS for i in range(_LENGTH_BINS)],
+        paths.french_lengths: ("chars", [i * _LENGTH_BIN_CHARS for i in range(_LENGTH_BINS)],
                                         {name: s.french.histogram() for name, s in summaries.items()}),
-        folder / "length_ratio.csv": ("french_english_ratio", [round(i * _RATIO_BIN, 2) for i in range(_RATIO_BINS)],
+        paths.length_ratio: ("french_english_ratio", [round(i * _RATIO_BIN, 2) for i in range(_RATIO_BINS)],
                                       {name: s.ratios for name, s in summaries.items()}),
     }
     for path, (x, bins, by_split) in tables.items():
@@ -434,9 +447,9 @@ def write_plots(summaries: dict[str, SplitSummary], folder: Path) -> list[Path]:
     return list(tables)
 
 
-def build(params: Params, source: Path = SPLIT_TABLE, template_path: Path = TEMPLATE,
-          plots_dir: Path = PLOTS_DIR) -> dict[str, Any]:
+def build(params: Params, paths: BuildPaths) -> dict[str, Any]:
     """Runs the stage; returns the metrics."""
+    source, template_path = paths.input, paths.template
     template = template_path.read_text(encoding="utf-8")
     try:
         check_template(template)
@@ -447,7 +460,7 @@ def build(params: Params, source: Path = SPLIT_TABLE, template_path: Path = TEMP
     missing = [name for name in INPUT_COLUMNS if name not in pq.read_schema(table_files(source)[0]).names]
     if missing:
         raise StageError(f"{source}: missing columns {', '.join(missing)}; expected {', '.join(INPUT_COLUMNS)}")
-    quality = _quality()
+    quality = _quality(paths)
     previous, previous_version = _previous(params)
     with staged_directory(params.build.output_dir) as staging:
         written = write_release(source, staging, params.build, params.release.version)
@@ -475,7 +488,7 @@ def build(params: Params, source: Path = SPLIT_TABLE, template_path: Path = TEMP
         (staging / "CHANGELOG.md").write_text(f"# Changelog\n\n{changes_markdown}", encoding="utf-8")
         if params.build.verify:
             verify(staging, written.summaries)
-    write_plots(written.summaries, plots_dir)
+    write_plots(written.summaries, paths)
     return {
         "rows": facts.rows,
         "rows_by_split": {split.name: split.rows for split in facts.splits},
@@ -489,10 +502,10 @@ def build(params: Params, source: Path = SPLIT_TABLE, template_path: Path = TEMP
     }
 
 
-def run(params: Params) -> str:
+def run(params: Params, paths: BuildPaths) -> str:
     progress = Progress(STAGE)
-    metrics = build(params)
-    write_metrics(STAGE, metrics)
+    metrics = build(params, paths)
+    write_json(paths.metrics, metrics)
     by_split = ", ".join(f"{count:,} {name}" for name, count in metrics["rows_by_split"].items())
     check = "loaded back with datasets and matched" if metrics["verified"] else "not loaded back (build.verify is off)"
     return (f"build: {metrics['rows']:,} rows ({by_split}) written to {params.build.output_dir} in "
@@ -500,9 +513,10 @@ def run(params: Params) -> str:
             f"(at least a {metrics['required_bump']} bump).")
 
 
-def main() -> int:
-    return run_stage(STAGE, run)
+def main(argv: list[str] | None = None) -> int:
+    # `datasets`, which loads the release back, works through pandas.
+    return process.stage_main(STAGE, run, BuildPaths, __doc__.splitlines()[0], argv, pandas=True)
 
 
 if __name__ == "__main__":
-    exit_process(main())
+    process.exit(main())

@@ -17,6 +17,7 @@ import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -25,14 +26,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from pipeline import exit_process
-from pipeline.io import (REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, WriteBehind, run_stage,
-                         without_pandas, write_metrics)
+from pipeline import process
+from pipeline.io import JsonlSink, ParquetSink, Progress, StageError, WriteBehind, write_json
 from schema.params import IngestParams, Params
 
 STAGE = "ingest"
-INGESTED = Path("data/ingested.parquet")
-REJECTS = REJECTS_DIR / "ingest.jsonl"
+
+
+@dataclass(frozen=True)
+class IngestPaths:
+    """Where ingest writes, as `dvc.yaml` names it (the raw CSV is `ingest.source`, a param)."""
+
+    output: Path
+    rejects: Path
+    metrics: Path
+
 
 SCHEMA = pa.schema(
     [
@@ -410,14 +418,16 @@ def _check_source(path: Path, params: IngestParams) -> None:
         raise StageError(f"{path}: not a text file (NUL bytes near the start); set ingest.source to the raw CSV")
 
 
-def _write(source: Path, params: IngestParams, fast: bool) -> tuple[int, int, Counter[str], str, float]:
+def _write(source: Path, params: IngestParams, paths: IngestPaths,
+           fast: bool) -> tuple[int, int, Counter[str], str, float]:
     raw = _HashingReader(source)
     stream = io.BufferedReader(raw, _READ_BLOCK)
     progress = Progress(STAGE, total=source.stat().st_size, unit="bytes")
     by_reason: Counter[str] = Counter()
     written = 0
     # The rows are encoded on a thread of their own while the next block is parsed.
-    with (stream, ParquetSink(INGESTED, SCHEMA) as rows, WriteBehind() as writes, JsonlSink(REJECTS) as rejects):
+    with (stream, ParquetSink(paths.output, SCHEMA) as rows, WriteBehind() as writes,
+          JsonlSink(paths.rejects) as rejects):
         if fast:
             items = read_fast(stream, params, lambda count: _last_lines(source, count, params))
         else:
@@ -435,20 +445,20 @@ def _write(source: Path, params: IngestParams, fast: bool) -> tuple[int, int, Co
     return written, rejects.count, by_reason, raw.sha256.hexdigest(), progress.elapsed
 
 
-def run(params: Params) -> str:
+def run(params: Params, paths: IngestPaths) -> str:
     source = params.ingest.source
     _check_source(source, params.ingest)
     try:
         try:
-            written, rejected, by_reason, sha256, elapsed = _write(source, params.ingest, fast=True)
+            written, rejected, by_reason, sha256, elapsed = _write(source, params.ingest, paths, fast=True)
             reader = "fast reader"
         except _NeedsLineReader:
-            written, rejected, by_reason, sha256, elapsed = _write(source, params.ingest, fast=False)
+            written, rejected, by_reason, sha256, elapsed = _write(source, params.ingest, paths, fast=False)
             reader = "line reader, as the file has undecodable bytes or unterminated quotes"
     except StageError as exc:
         raise StageError(f"{source}: {exc}") from None
     records = written + rejected
-    write_metrics(STAGE, {
+    write_json(paths.metrics, {
         "records": records,
         "rows": written,
         "rejected": rejected,
@@ -457,15 +467,14 @@ def run(params: Params) -> str:
         "source_sha256": sha256,
     })
     reasons = ", ".join(f"{count} {reason}" for reason, count in by_reason.most_common()) or "none"
-    where = f"; see {REJECTS}" if rejected else ""
+    where = f"; see {paths.rejects}" if rejected else ""
     return (f"ingest: read {records:,} records from {source} in {elapsed:.1f} s ({reader}): "
-            f"{written:,} rows written to {INGESTED}, {rejected:,} rejected ({reasons}){where}.")
+            f"{written:,} rows written to {paths.output}, {rejected:,} rejected ({reasons}){where}.")
 
 
-def main() -> int:
-    without_pandas()
-    return run_stage(STAGE, run)
+def main(argv: list[str] | None = None) -> int:
+    return process.stage_main(STAGE, run, IngestPaths, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
-    exit_process(main())
+    process.exit(main())

@@ -18,11 +18,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schema.params import Params, ParamsError, load_params
-
-METRICS_DIR = Path("metrics")
-REJECTS_DIR = Path("data/rejects")
-
 # Pinned so that two runs on the same input give byte-identical files. Files passed between stages are not
 # compressed: zstd would cost more time than the disk it saves; the Hub shards are compressed by the build stage.
 PARQUET_OPTIONS: dict[str, Any] = {
@@ -186,14 +181,8 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def write_metrics(stage: str, metrics: dict[str, Any]) -> Path:
-    path = METRICS_DIR / f"{stage}.json"
-    write_json(path, metrics)
-    return path
-
-
-def read_metrics(stage: str) -> dict[str, Any]:
-    return json.loads((METRICS_DIR / f"{stage}.json").read_text(encoding="utf-8"))
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 class Progress:
@@ -214,38 +203,3 @@ class Progress:
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
-
-
-class _NoPandas:
-    """An import finder that refuses pandas, so that importing it raises ImportError."""
-
-    @staticmethod
-    def find_spec(name: str, *_: object) -> None:
-        if name.partition(".")[0] == "pandas":
-            raise ImportError("pandas is not used by this process")
-
-
-def without_pandas() -> None:
-    """Makes pandas unimportable in this process. pyarrow imports pandas (0.8 s) the first time it converts Python
-    or NumPy values, only to check whether they are pandas objects, and goes on without it when the import fails.
-    Stages whose code does not use pandas call this first; their workers, forked from them, inherit it."""
-    if "pandas" not in sys.modules and not any(isinstance(finder, _NoPandas) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _NoPandas())  # type: ignore[arg-type]
-
-
-def use_allocator(name: str) -> None:
-    """Makes `name` ("jemalloc", "mimalloc" or "system") Arrow's allocator in this process, in the workers forked from
-    it and in any Python process it starts (see pipeline/__init__.py for the default)."""
-    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = name
-    pa.set_memory_pool(getattr(pa, f"{name}_memory_pool")())
-
-
-def run_stage(stage: str, run: Callable[[Params], str]) -> int:
-    """Entry point shared by the stages' `main()`: expected failures print one message and exit 1, no traceback."""
-    try:
-        summary = run(load_params())
-    except (StageError, ParamsError) as exc:
-        print(f"{stage}: error: {exc}", file=sys.stderr)
-        return 1
-    print(summary)
-    return 0

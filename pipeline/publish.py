@@ -12,7 +12,6 @@ Also a command for maintainers:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import re
@@ -30,21 +29,22 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import exit_process
+from pipeline import process
 from pipeline.build import released_digest
-from pipeline.io import (
-    StageError,
-    atomic_path,
-    read_batches,
-    run_stage,
-    write_json,
-    write_metrics,
-)
+from pipeline.io import StageError, atomic_path, read_batches, write_json
 from schema.manifest import MANIFEST_FILE
 from schema.params import SPLITS, HubParams, Params
 
 STAGE = "publish"
-RECEIPT = Path("release/receipt.json")
+
+
+@dataclass(frozen=True)
+class PublishPaths:
+    """What publish writes besides the Hub, as `dvc.yaml` names it; it reads `build.output_dir`."""
+
+    receipt: Path
+    metrics: Path
+
 # Files the Hub keeps in every repo; they are not part of a release.
 HUB_OWNED = frozenset({".gitattributes"})
 RETRIES = 5
@@ -382,7 +382,7 @@ def reported(what: str, hub: HubParams) -> Iterator[None]:
         raise StageError(f"{what} on {where} failed: {type(exc).__name__}: {exc}") from None
 
 
-def run(params: Params) -> str:
+def run(params: Params, paths: PublishPaths) -> str:
     started = time.monotonic()
     with reported("publishing", params.hub), connect(params.hub) as target:
         receipt = publish(params, target)
@@ -390,8 +390,8 @@ def run(params: Params) -> str:
     # An unchanged release was published earlier: this run only checked it.
     moment = "published_at" if receipt["outcome"] == "published" else "checked_at"
     receipt[moment] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    write_json(RECEIPT, receipt)
-    write_metrics(STAGE, {
+    write_json(paths.receipt, receipt)
+    write_json(paths.metrics, {
         "rows_by_split": receipt["rows_by_split"],
         "files": len(receipt["files"]),
         "bytes": sum(file["bytes"] for file in receipt["files"].values()),
@@ -403,7 +403,7 @@ def run(params: Params) -> str:
                 f"(commit {receipt['commit'][:12]}); nothing to do.")
     return (f"publish: released {receipt['tag']} of {receipt['repo_id']} on {label} in "
             f"{time.monotonic() - started:.1f} s: commit {receipt['commit'][:12]}, {rows} rows, verified; "
-            f"receipt in {RECEIPT}.")
+            f"receipt in {paths.receipt}.")
 
 
 # Maintainer commands.
@@ -430,7 +430,8 @@ def changelog(params: Params, old: str, new: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.publish", description=__doc__.splitlines()[0])
+    # The maintainer commands write no stage output: only the stage itself needs the paths.
+    parser = process.paths_parser(STAGE, PublishPaths, __doc__.splitlines()[0], required=False)
     commands = parser.add_subparsers(dest="command")
     fetch = commands.add_parser("fetch-manifest", help="download the manifest of a released version")
     fetch.add_argument("version")
@@ -439,12 +440,15 @@ def main(argv: list[str] | None = None) -> int:
     diff_parser.add_argument("old")
     diff_parser.add_argument("new")
     args = parser.parse_args(argv)
+    process.use_allocator("jemalloc")
     if args.command == "fetch-manifest":
-        return run_stage(STAGE, lambda params: fetch_manifest(params, args.version, args.destination))
+        return process.outcome(STAGE, lambda params: fetch_manifest(params, args.version, args.destination))
     if args.command == "changelog":
-        return run_stage(STAGE, lambda params: changelog(params, args.old, args.new))
-    return run_stage(STAGE, run)
+        return process.outcome(STAGE, lambda params: changelog(params, args.old, args.new))
+    if args.receipt is None or args.metrics is None:
+        parser.error("the stage needs --receipt and --metrics (dvc.yaml gives them); or name a command")
+    return process.outcome(STAGE, lambda params: run(params, process.paths_from(PublishPaths, args)))
 
 
 if __name__ == "__main__":
-    exit_process(main())
+    process.exit(main())

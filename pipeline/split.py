@@ -35,9 +35,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import exit_process
-from pipeline.io import (REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, run_stage, staged_directory,
-                         use_allocator, without_pandas, write_metrics)
+from pipeline import process
+from pipeline.io import JsonlSink, ParquetSink, Progress, StageError, staged_directory, write_json
 from pipeline.parallel import Part, Workers, parts, worker_count
 from schema.manifest import (ID_BYTES, ID_PREFIX, ManifestError, content_digests, digest_array, id_digests,
                              matching_keys, read_manifest, side_digests)
@@ -46,9 +45,17 @@ from schema.pair import SCHEMA as PAIR_SCHEMA
 from schema.params import SPLITS, Params, SplitParams
 
 STAGE = "split"
-VALIDATED = Path("data/validated.parquet")
-SPLIT = Path("data/split")
-REJECTS = REJECTS_DIR / "duplicates.jsonl"
+
+
+@dataclass(frozen=True)
+class SplitPaths:
+    """What split reads and writes, as `dvc.yaml` names it."""
+
+    input: Path
+    output: Path
+    rejects: Path
+    metrics: Path
+
 
 # The released rows with their manifest entries: the manifest's id and split, the validated pair, then the rest
 # of the manifest.
@@ -529,26 +536,24 @@ def _report(row: dict[str, object], code: int, kept: dict[str, object]) -> dict[
     return {**base, "reasons": ["duplicate"], "message": message, "merged_into": row["id"]}
 
 
-def run(params: Params) -> str:
+def run(params: Params, paths: SplitPaths) -> str:
     progress = Progress(STAGE)
-    metrics = split_file(VALIDATED, SPLIT, REJECTS, params.split)
-    write_metrics(STAGE, metrics)
+    metrics = split_file(paths.input, paths.output, paths.rejects, params.split)
+    write_json(paths.metrics, metrics)
     by_split = ", ".join(f"{count:,} {name}" for name, count in metrics["rows_by_split"].items())  # type: ignore[union-attr]
     return (
         f"split: {metrics['rows_in']:,} rows in {progress.elapsed:.1f} s: {by_split} in {metrics['groups']:,} groups "
         f"({metrics['pinned']:,} pinned by the previous release); {metrics['duplicates_merged']:,} duplicates merged "
-        f"and {metrics['cross_split_links']:,} cross-split links withheld, see {REJECTS}."
+        f"and {metrics['cross_split_links']:,} cross-split links withheld, see {paths.rejects}."
     )
 
 
-def main() -> int:
-    without_pandas()
-    # The workers allocate and free a batch's or a bucket's worth of memory again and again. jemalloc returns it to
-    # the system each time and then faults it back in: on 1M rows, 3.5 million page faults and 13 s of system time
-    # against 0.6 million and 5 s with mimalloc, which keeps it; the stage's peak stays under the memory budget.
-    use_allocator("mimalloc")
-    return run_stage(STAGE, run)
+def main(argv: list[str] | None = None) -> int:
+    # The workers allocate and free a batch's or a bucket's worth of memory again and again: jemalloc would return
+    # it to the system each time and fault it back in, mimalloc keeps it (the README's performance section has the
+    # figures), and the stage's peak stays under the memory budget.
+    return process.stage_main(STAGE, run, SplitPaths, __doc__.splitlines()[0], argv, allocator="mimalloc")
 
 
 if __name__ == "__main__":
-    exit_process(main())
+    process.exit(main())

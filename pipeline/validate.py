@@ -1,5 +1,4 @@
-"""Validate: reads `data/ingested.parquet`; writes `data/validated.parquet`, `data/rejects/validate.jsonl` and
-`metrics/validate.json`.
+"""Validate: reads the ingested rows; writes the validated rows, the validate rejects and the validate metrics.
 
 Both sides are normalised once (`schema.pair.normalize`), every rule of `pipeline.rules` runs over the batch, and
 each row is kept (with the codes of its `flag` rules) or rejected with the codes and messages of all its `reject`
@@ -11,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import exit_process
-from pipeline.io import (REJECTS_DIR, JsonlSink, ParquetSink, Progress, StageError, read_metrics, run_stage,
-                         without_pandas, write_metrics)
+from pipeline import process
+from pipeline.io import JsonlSink, ParquetSink, Progress, StageError, read_json, write_json
 from pipeline.parallel import Part, ordered_map, parts, unspill, worker_count
 from pipeline.rules import RULES, Rule
 from schema.pair import SCHEMA, normalize
@@ -29,9 +28,18 @@ from schema.pair import contract_breaks as contract_breaks_of
 from schema.params import Params, ValidateParams
 
 STAGE = "validate"
-INGESTED = Path("data/ingested.parquet")
-VALIDATED = Path("data/validated.parquet")
-REJECTS = REJECTS_DIR / "validate.jsonl"
+
+
+@dataclass(frozen=True)
+class ValidatePaths:
+    """What validate reads and writes, as `dvc.yaml` names it."""
+
+    input: Path
+    ingest_metrics: Path
+    output: Path
+    rejects: Path
+    metrics: Path
+
 # A kept row that the Pair model refuses: only possible when a rule guarding the contract is set to `off`.
 SCHEMA_REASON = "schema"
 
@@ -164,20 +172,20 @@ def validate_part(part: Part, params: ValidateParams) -> tuple[Path, list[dict[s
     return part.spill(kept(), SCHEMA), rejects
 
 
-def run(params: Params) -> str:
+def run(params: Params, paths: ValidatePaths) -> str:
     settings = params.validate_
-    if not INGESTED.is_file():
-        raise StageError(f"{INGESTED}: no such file; run the ingest stage first (dvc repro ingest)")
-    _check_rows_in(pq.ParquetFile(INGESTED).metadata.num_rows)
+    if not paths.input.is_file():
+        raise StageError(f"{paths.input}: no such file; run the ingest stage first (dvc repro ingest)")
+    _check_rows_in(pq.ParquetFile(paths.input).metadata.num_rows, paths)
     progress = Progress(STAGE)
     rejected_by_reason: Counter[str] = Counter()
     flagged_by_reason: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
     rows_in = 0
-    VALIDATED.parent.mkdir(parents=True, exist_ok=True)
-    with (tempfile.TemporaryDirectory(dir=VALIDATED.parent, prefix=f".{STAGE}-") as scratch,
-          ParquetSink(VALIDATED, SCHEMA) as validated, JsonlSink(REJECTS) as rejects):
-        tasks = parts(INGESTED, Path(scratch))
+    paths.output.parent.mkdir(parents=True, exist_ok=True)
+    with (tempfile.TemporaryDirectory(dir=paths.output.parent, prefix=f".{STAGE}-") as scratch,
+          ParquetSink(paths.output, SCHEMA) as validated, JsonlSink(paths.rejects) as rejects):
+        tasks = parts(paths.input, Path(scratch))
         for path, part_rejects in ordered_map(partial(validate_part, params=settings), tasks,
                                               worker_count(settings.workers)):
             for kept in unspill(path):
@@ -192,8 +200,8 @@ def run(params: Params) -> str:
             rows_in += len(part_rejects)
             progress.update(rows_in)
     rate = rejects.count / rows_in if rows_in else 0.0
-    write_metrics(
-        STAGE,
+    write_json(
+        paths.metrics,
         {
             "rows_in": rows_in,
             "rows_out": validated.rows,
@@ -207,20 +215,20 @@ def run(params: Params) -> str:
     if rate > settings.max_reject_rate:
         raise StageError(
             f"{rate:.1%} of {rows_in:,} rows rejected, above validate.max_reject_rate ({settings.max_reject_rate:.1%}); "
-            f"top reasons: {top}; the input is probably broken: see {REJECTS}"
+            f"top reasons: {top}; the input is probably broken: see {paths.rejects}"
         )
-    return _summary(rows_in, validated.rows, rejects.count, rejected_by_reason, flagged_by_reason, examples, progress)
+    return _summary(rows_in, validated.rows, rejects.count, rejected_by_reason, flagged_by_reason, examples, progress,
+                    paths)
 
 
-def _check_rows_in(rows_in: int) -> None:
+def _check_rows_in(rows_in: int, paths: ValidatePaths) -> None:
     try:
-        ingested = read_metrics("ingest")["rows"]
+        ingested = read_json(paths.ingest_metrics)["rows"]
     except (FileNotFoundError, KeyError):
         return
     if ingested != rows_in:
-        raise StageError(
-            f"{INGESTED} has {rows_in:,} rows but metrics/ingest.json says {ingested:,}: rerun ingest (dvc repro ingest)"
-        )
+        raise StageError(f"{paths.input} has {rows_in:,} rows but {paths.ingest_metrics} says {ingested:,}: rerun "
+                         "ingest (dvc repro ingest)")
 
 
 def _summary(
@@ -231,13 +239,14 @@ def _summary(
     flagged_by_reason: Counter[str],
     examples: list[dict[str, Any]],
     progress: Progress,
+    paths: ValidatePaths,
 ) -> str:
     def counts(counter: Counter[str]) -> str:
         return ", ".join(f"{count:,} {reason}" for reason, count in counter.most_common()) or "none"
 
     lines = [
-        f"validate: {rows_in:,} rows in {progress.elapsed:.1f} s: {rows_out:,} written to {VALIDATED}, "
-        f"{rejected:,} rejected" + (f" (see {REJECTS})" if rejected else "") + ".",
+        f"validate: {rows_in:,} rows in {progress.elapsed:.1f} s: {rows_out:,} written to {paths.output}, "
+        f"{rejected:,} rejected" + (f" (see {paths.rejects})" if rejected else "") + ".",
         f"  rejected by reason: {counts(rejected_by_reason)}",
         f"  flagged by reason (rows kept): {counts(flagged_by_reason)}",
     ]
@@ -245,10 +254,9 @@ def _summary(
     return "\n".join(lines)
 
 
-def main() -> int:
-    without_pandas()
-    return run_stage(STAGE, run)
+def main(argv: list[str] | None = None) -> int:
+    return process.stage_main(STAGE, run, ValidatePaths, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
-    exit_process(main())
+    process.exit(main())

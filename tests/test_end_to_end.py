@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.helpers import REPO
+from tests.helpers import REPO, dvc_stages
 
 GOLDEN = REPO / "tests" / "data" / "e2e" / "expected_release.json"
 RAW = REPO / "tests" / "data" / "e2e" / "raw.csv"
@@ -78,6 +78,22 @@ def test_release_rows_match_the_golden_file(released):
     if os.environ.get("REGENERATE_GOLDEN"):
         GOLDEN.write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     assert rows == json.loads(GOLDEN.read_text(encoding="utf-8"))
+
+
+def test_the_stages_write_exactly_their_outs(released):
+    """Everything a run leaves in the project is an output `dvc.yaml` declares, and every declared output is there;
+    besides them, only DVC's and the embedded Hub's own state (cache, lock, the .gitignore files DVC keeps)."""
+    repo, _ = released
+    declared = {Path(path) for stage in dvc_stages().values() for path in stage["outs"] + stage["metrics"]}
+    left = subprocess.run(["git", "ls-files", "--others", "-z"], cwd=repo, check=True,
+                          capture_output=True).stdout.decode().split("\0")
+    own_state = (".dvc", ".localhub", ".hf-home")
+    source = Path(yaml.safe_load((repo / "params.yaml").read_text())["ingest"]["source"])
+    written = {Path(name) for name in filter(None, left) if Path(name) != source
+               if Path(name).parts[0] not in own_state and "__pycache__" not in Path(name).parts
+               and Path(name).name not in ("dvc.lock", ".gitignore")}
+    assert all(any(path == out or out in path.parents for out in declared) for path in written), sorted(written)
+    assert all((repo / out).exists() for out in declared)
 
 
 def test_nothing_is_lost(released):

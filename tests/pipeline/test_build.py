@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ from pipeline import build
 from pipeline.io import StageError
 from pipeline.split import SCHEMA as SPLIT_SCHEMA
 from schema.manifest import content_digests, key_digest, matching_key, row_id
-from tests.helpers import make_params
+from tests.helpers import make_params, stage_paths
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "build"
 GOLDEN = DATA / "expected_README.md"
@@ -38,10 +39,13 @@ def split_table(rows: list[dict]) -> pa.Table:
 
 
 def stage_inputs(folder: Path, rows: list[dict] = ROWS) -> None:
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    (folder / "data" / "split").mkdir(parents=True, exist_ok=True)
-    pq.write_table(split_table(rows), folder / "data" / "split" / "part-00000.parquet")
-    shutil.copytree(DATA / "metrics", folder / "metrics", dirs_exist_ok=True)
+    paths = stage_paths("build", folder)
+    paths.input.mkdir(parents=True, exist_ok=True)
+    pq.write_table(split_table(rows), paths.input / "part-00000.parquet")
+    for stage in ("ingest", "validate", "split"):
+        target = getattr(paths, f"{stage}_metrics")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(DATA / "metrics" / f"{stage}.json", target)
 
 
 def run_build(folder: Path, **sections: dict) -> dict:
@@ -52,7 +56,7 @@ def run_build(folder: Path, **sections: dict) -> dict:
     try:
         params = make_params(build=BUILD | sections.pop("build", {}),
                              release={"version": "1.0.0", "date": "2026-11-26"}, **sections)
-        return build.build(params)
+        return build.build(params, stage_paths("build", folder))
     finally:
         os.chdir(cwd)
 
@@ -198,10 +202,10 @@ def test_a_bad_template_fails_before_anything_is_written(tmp_path, monkeypatch):
     template = tmp_path / "card.md"
     template.write_text("---\n${front_matter}---\n${no_such_fact}\n", encoding="utf-8")
     with pytest.raises(StageError, match="unknown placeholders no_such_fact"):
-        build.build(make_params(), source=tmp_path / "data" / "split", template_path=template)
+        build.build(make_params(), dataclasses.replace(stage_paths("build", tmp_path), template=template))
     assert not (tmp_path / "dist").exists()
 
 
 def test_a_missing_split_table_names_the_stage_to_run(tmp_path):
     with pytest.raises(StageError, match="run the split stage first"):
-        build.build(make_params(), source=tmp_path / "split")
+        build.build(make_params(), dataclasses.replace(stage_paths("build", tmp_path), input=tmp_path / "split"))

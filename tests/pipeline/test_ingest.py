@@ -14,16 +14,17 @@ from hypothesis import strategies as st
 
 from pipeline import ingest
 from pipeline.io import StageError
-from tests.helpers import SEED, make_params, reconstruction
+from tests.helpers import SEED, make_params, reconstruction, stage_paths
 
 
 def run_on(tmp_path, monkeypatch, content: bytes, **ingest_params):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "raw.csv").write_bytes(content)
-    summary = ingest.run(make_params(ingest=ingest_params))
-    rows = pq.read_table(tmp_path / ingest.INGESTED).to_pylist()
-    rejects = [json.loads(line) for line in (tmp_path / ingest.REJECTS).read_text(encoding="utf-8").splitlines()]
-    metrics = json.loads((tmp_path / "metrics" / "ingest.json").read_text())
+    paths = stage_paths("ingest", tmp_path)
+    summary = ingest.run(make_params(ingest=ingest_params), paths)
+    rows = pq.read_table(paths.output).to_pylist()
+    rejects = [json.loads(line) for line in paths.rejects.read_text(encoding="utf-8").splitlines()]
+    metrics = json.loads(paths.metrics.read_text())
     return rows, rejects, metrics, summary
 
 
@@ -31,10 +32,11 @@ def fails_on(tmp_path, monkeypatch, content: bytes | None, **ingest_params) -> s
     monkeypatch.chdir(tmp_path)
     if content is not None:
         (tmp_path / "raw.csv").write_bytes(content)
+    paths = stage_paths("ingest", tmp_path)
     with pytest.raises(StageError) as failure:
-        ingest.run(make_params(ingest=ingest_params))
-    assert not (tmp_path / ingest.INGESTED).exists(), "a failed run must leave no output for DVC to cache"
-    assert not (tmp_path / "metrics" / "ingest.json").exists()
+        ingest.run(make_params(ingest=ingest_params), paths)
+    assert not paths.output.exists(), "a failed run must leave no output for DVC to cache"
+    assert not paths.metrics.exists()
     assert not list(tmp_path.rglob("*.tmp")), "temporary files must be cleaned up"
     return str(failure.value)
 

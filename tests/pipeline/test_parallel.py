@@ -42,7 +42,7 @@ def pandas_after_conversion(batch: pa.RecordBatch) -> bool:
 
 def test_workers_of_a_process_that_keeps_pandas_out_never_import_it():
     script = (
-        "from pipeline.io import without_pandas\n"
+        "from pipeline.process import without_pandas\n"
         "without_pandas()\n"
         "import pyarrow as pa\n"
         "from pipeline.parallel import ordered_map\n"

@@ -14,9 +14,10 @@ import yaml
 
 from pipeline import build, ingest, publish, split, validate
 from pipeline.io import StageError
-from tests.helpers import REPO, SEED, make_params
+from tests.helpers import REPO, SEED, make_params, stage_command, stage_paths
 from tests.pipeline.faulty_hub import FaultyHub
 
+PUBLISH = stage_paths("publish")
 NEW_ROWS = [
     ("The encoder maps the input sequence to a sequence of hidden representations.",
      "L’encodeur transforme la séquence d’entrée en une séquence de représentations cachées."),
@@ -38,7 +39,7 @@ def release(tmp_path, monkeypatch, hub, repo_id, version, extra_rows=(), endpoin
         split={"previous_manifest": previous},
     )
     for stage in (ingest, validate, split, build):
-        stage.run(params)
+        stage.run(params, stage_paths(stage.STAGE, tmp_path))
     return params
 
 
@@ -62,8 +63,8 @@ def load(repo_id, revision, cache):
 
 def test_first_release_is_one_verified_tagged_commit(tmp_path, monkeypatch, hub, repo_id, capsys):
     params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
-    summary = publish.run(params)
-    receipt = json.loads((tmp_path / publish.RECEIPT).read_text())
+    summary = publish.run(params, PUBLISH)
+    receipt = json.loads((tmp_path / PUBLISH.receipt).read_text())
     assert receipt["outcome"] == "published" and receipt["verified"] is True
     assert receipt["tag"] == "v1.0.0" and receipt["version"] == "1.0.0"
     assert tags(repo_id) == {"v1.0.0": receipt["commit"]}
@@ -73,8 +74,8 @@ def test_first_release_is_one_verified_tagged_commit(tmp_path, monkeypatch, hub,
     assert sum(receipt["rows_by_split"].values()) == 99, "the seed's 100 rows but the one with no French"
     assert set(receipt["files"]) >= {"README.md", "CITATION.cff", "manifest.parquet"}
     assert "v1.0.0" in summary
-    outputs = summary + capsys.readouterr().err + (tmp_path / publish.RECEIPT).read_text()
-    outputs += (tmp_path / "metrics" / "publish.json").read_text()
+    outputs = summary + capsys.readouterr().err + (tmp_path / PUBLISH.receipt).read_text()
+    outputs += (tmp_path / PUBLISH.metrics).read_text()
     assert hub.write_token not in outputs
 
 
@@ -93,8 +94,8 @@ def test_a_release_stored_as_the_hub_stores_it_is_verified(tmp_path, monkeypatch
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", not xet)
     params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
-    publish.run(params)
-    receipt = json.loads((tmp_path / publish.RECEIPT).read_text())
+    publish.run(params, PUBLISH)
+    receipt = json.loads((tmp_path / PUBLISH.receipt).read_text())
     assert receipt["verified"] is True and tags(repo_id) == {"v1.0.0": receipt["commit"]}
     held = stored_as(repo_id, "v1.0.0")
     binary = "xet" if xet else "lfs"
@@ -102,8 +103,8 @@ def test_a_release_stored_as_the_hub_stores_it_is_verified(tmp_path, monkeypatch
         path for path in receipt["files"] if path.endswith(".parquet")}
     assert {held[path] for path in ("README.md", "CITATION.cff")} == {"inline"}
     # Publishing the same version again compares the stored files by content and changes nothing.
-    publish.run(params)
-    assert json.loads((tmp_path / publish.RECEIPT).read_text())["outcome"] == "unchanged"
+    publish.run(params, PUBLISH)
+    assert json.loads((tmp_path / PUBLISH.receipt).read_text())["outcome"] == "unchanged"
 
 
 def test_files_compare_by_content_sha256_when_stored_through_lfs_and_by_blob_id_when_inline():
@@ -119,36 +120,36 @@ def test_files_compare_by_content_sha256_when_stored_through_lfs_and_by_blob_id_
 
 def test_unchanged_rerun_is_a_no_op(tmp_path, monkeypatch, hub, repo_id):
     params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
-    publish.run(params)
+    publish.run(params, PUBLISH)
     before = commits(repo_id)
-    summary = publish.run(params)
+    summary = publish.run(params, PUBLISH)
     assert "already released" in summary and "nothing to do" in summary
     assert commits(repo_id) == before
-    assert json.loads((tmp_path / publish.RECEIPT).read_text())["outcome"] == "unchanged"
+    assert json.loads((tmp_path / PUBLISH.receipt).read_text())["outcome"] == "unchanged"
 
 
 def test_other_content_under_a_released_version_is_refused(tmp_path, monkeypatch, hub, repo_id):
-    publish.run(release(tmp_path / "a", monkeypatch, hub, repo_id, "1.0.0"))
+    publish.run(release(tmp_path / "a", monkeypatch, hub, repo_id, "1.0.0"), PUBLISH)
     before = commits(repo_id)
     changed = release(tmp_path / "b", monkeypatch, hub, repo_id, "1.0.0", extra_rows=NEW_ROWS)
     with pytest.raises(StageError, match=r"v1\.0\.0 is already released .* bump release.version"):
-        publish.run(changed)
+        publish.run(changed, PUBLISH)
     assert commits(repo_id) == before
 
 
 def test_minor_release_adds_rows_moves_none_and_both_tags_keep_their_content(tmp_path, monkeypatch, hub, repo_id):
     first = release(tmp_path / "a", monkeypatch, hub, repo_id, "1.0.0")
-    publish.run(first)
+    publish.run(first, PUBLISH)
     pinned = tmp_path / "previous-manifest.parquet"
     publish.fetch_manifest(first, "1.0.0", pinned)
 
     too_small = release(tmp_path / "b", monkeypatch, hub, repo_id, "1.0.1", extra_rows=NEW_ROWS, previous=str(pinned))
     with pytest.raises(StageError, match="patch bump, but the change needs a minor one"):
-        publish.run(too_small)
+        publish.run(too_small, PUBLISH)
     assert set(tags(repo_id)) == {"v1.0.0"}
 
     second = release(tmp_path / "c", monkeypatch, hub, repo_id, "1.1.0", extra_rows=NEW_ROWS, previous=str(pinned))
-    publish.run(second)
+    publish.run(second, PUBLISH)
     assert set(tags(repo_id)) == {"v1.0.0", "v1.1.0"}
     old, new = load(repo_id, "v1.0.0", tmp_path / "c1"), load(repo_id, "v1.1.0", tmp_path / "c2")
     assert sum(ds.num_rows for ds in new.values()) == sum(ds.num_rows for ds in old.values()) + 2
@@ -162,9 +163,9 @@ def test_minor_release_adds_rows_moves_none_and_both_tags_keep_their_content(tmp
 
 
 def test_without_pinning_a_second_release_is_refused(tmp_path, monkeypatch, hub, repo_id):
-    publish.run(release(tmp_path / "a", monkeypatch, hub, repo_id, "1.0.0"))
+    publish.run(release(tmp_path / "a", monkeypatch, hub, repo_id, "1.0.0"), PUBLISH)
     with pytest.raises(StageError, match="split.previous_manifest is null"):
-        publish.run(release(tmp_path / "b", monkeypatch, hub, repo_id, "1.1.0", extra_rows=NEW_ROWS))
+        publish.run(release(tmp_path / "b", monkeypatch, hub, repo_id, "1.1.0", extra_rows=NEW_ROWS), PUBLISH)
 
 
 def publish_in_own_process(tmp_path, params, token):
@@ -172,19 +173,19 @@ def publish_in_own_process(tmp_path, params, token):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params.model_dump(mode="json", by_alias=True)))
     env = {**os.environ, "HF_TOKEN": token, "PYTHONPATH": str(REPO)}
     env.pop("HF_ENDPOINT")
-    return subprocess.run([sys.executable, "-m", "pipeline.publish"], cwd=tmp_path, env=env, text=True,
+    return subprocess.run([sys.executable, "-m", "pipeline.publish", *stage_command("publish")], cwd=tmp_path, env=env, text=True,
                           capture_output=True, timeout=300)
 
 
 def test_splits_pinned_to_another_manifest_are_refused(tmp_path, monkeypatch, hub, repo_id):
-    publish.run(release(tmp_path / "a", monkeypatch, hub, repo_id, "1.0.0"))
+    publish.run(release(tmp_path / "a", monkeypatch, hub, repo_id, "1.0.0"), PUBLISH)
     # A manifest that was built but never released.
     release(tmp_path / "b", monkeypatch, hub, repo_id, "2.0.0", extra_rows=NEW_ROWS)
     unreleased = tmp_path / "b" / "dist" / "hub" / "manifest.parquet"
     pinned_elsewhere = release(tmp_path / "c", monkeypatch, hub, repo_id, "1.1.0", extra_rows=NEW_ROWS[:1],
                                previous=str(unreleased))
     with pytest.raises(StageError, match=r"is not the manifest of v1\.0\.0"):
-        publish.run(pinned_elsewhere)
+        publish.run(pinned_elsewhere, PUBLISH)
     assert set(tags(repo_id)) == {"v1.0.0"}
 
 
@@ -198,18 +199,18 @@ def test_transient_server_errors_are_retried(tmp_path, monkeypatch, hub, repo_id
     assert result.stderr.count("retrying") == 3
     assert set(tags(repo_id)) == {"v1.0.0"}
     assert len(commits(repo_id)) == 2, "a retried commit is not made twice"
-    assert hub.write_token not in result.stdout + result.stderr + (tmp_path / publish.RECEIPT).read_text()
+    assert hub.write_token not in result.stdout + result.stderr + (tmp_path / PUBLISH.receipt).read_text()
 
 
 def test_a_read_only_token_fails_fast_with_the_cause(tmp_path, monkeypatch, hub, repo_id):
     first = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
-    publish.run(first)
+    publish.run(first, PUBLISH)
     pinned = tmp_path / "previous-manifest.parquet"
     publish.fetch_manifest(first, "1.0.0", pinned)
     params = release(tmp_path, monkeypatch, hub, repo_id, "1.1.0", extra_rows=NEW_ROWS, previous=str(pinned))
     monkeypatch.setenv("HF_TOKEN", hub.read_token)
     with pytest.raises(StageError) as failure:
-        publish.run(params)
+        publish.run(params, PUBLISH)
     assert "403" in str(failure.value) or "Forbidden" in str(failure.value)
     assert hub.read_token not in str(failure.value)
     assert set(tags(repo_id)) == {"v1.0.0"}
@@ -223,7 +224,7 @@ def test_a_failed_verification_leaves_no_tag(tmp_path, monkeypatch, hub, repo_id
     assert "verification of" in result.stderr and "files differ from dist/hub: CITATION.cff" in result.stderr
     assert "Traceback" not in result.stderr
     assert tags(repo_id) == {}
-    assert not (tmp_path / publish.RECEIPT).exists()
+    assert not (tmp_path / PUBLISH.receipt).exists()
 
 
 def test_an_interrupted_publish_finishes_without_a_second_commit(tmp_path, monkeypatch, hub, repo_id):
@@ -234,7 +235,7 @@ def test_an_interrupted_publish_finishes_without_a_second_commit(tmp_path, monke
     interrupted.api.create_repo(repo_id, repo_type="dataset")
     committed = interrupted.commit(folder, publish.local_files(folder), interrupted.head())
     before = commits(repo_id)
-    publish.run(params)
+    publish.run(params, PUBLISH)
     assert commits(repo_id) == before
     assert tags(repo_id) == {"v1.0.0": committed}
 
@@ -243,8 +244,8 @@ def test_a_private_release_is_verified_with_the_token_and_hidden_without(tmp_pat
     from huggingface_hub import HfApi
     from huggingface_hub.errors import RepositoryNotFoundError
 
-    publish.run(release(tmp_path, monkeypatch, hub, repo_id, "1.0.0", private=True))
-    assert json.loads((tmp_path / publish.RECEIPT).read_text())["verified"] is True
+    publish.run(release(tmp_path, monkeypatch, hub, repo_id, "1.0.0", private=True), PUBLISH)
+    assert json.loads((tmp_path / PUBLISH.receipt).read_text())["verified"] is True
     assert HfApi(token=hub.read_token).dataset_info(repo_id, revision="v1.0.0").private is True
     with pytest.raises(RepositoryNotFoundError):
         HfApi(token=False).dataset_info(repo_id, revision="v1.0.0")
@@ -252,7 +253,7 @@ def test_a_private_release_is_verified_with_the_token_and_hidden_without(tmp_pat
 
 def test_fetching_an_unreleased_version_says_so(tmp_path, monkeypatch, hub, repo_id):
     params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
-    publish.run(params)
+    publish.run(params, PUBLISH)
     destination = tmp_path / "previous-manifest.parquet"
     with pytest.raises(StageError, match=r"fetching the manifest of v9\.9\.9 on http://127\.0\.0\.1:\d+ failed"):
         publish.fetch_manifest(params, "9.9.9", destination)

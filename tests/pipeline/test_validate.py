@@ -18,7 +18,9 @@ from pipeline.rules import RULES
 from schema.pair import SCHEMA
 from schema.pair import normalize as schema_normalize
 from schema.params import ParamsError, ValidateParams, load_params
-from tests.helpers import REPO, make_params, reconstruction
+from tests.helpers import REPO, make_params, reconstruction, stage_paths
+
+VALIDATE = stage_paths("validate")
 
 INGESTED = pa.schema(
     [pa.field("line", pa.int64(), nullable=False), pa.field("english", pa.string()), pa.field("french", pa.string())]
@@ -138,20 +140,21 @@ def test_unknown_rule_name_fails_at_start_up_listing_the_valid_ones(tmp_path):
 
 def stage_on(tmp_path, monkeypatch, rows, **validate_params):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "data").mkdir()
-    pq.write_table(pa.Table.from_batches([batch_of(rows)]), tmp_path / "data" / "ingested.parquet")
+    (tmp_path / VALIDATE.input).parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_batches([batch_of(rows)]), tmp_path / VALIDATE.input)
     return make_params(validate=validate_params)
 
 
 def read_outputs(tmp_path):
-    kept = pq.read_table(tmp_path / validate.VALIDATED)
-    rejects = [json.loads(line) for line in (tmp_path / validate.REJECTS).read_text(encoding="utf-8").splitlines()]
-    metrics = json.loads((tmp_path / "metrics" / "validate.json").read_text())
+    paths = stage_paths("validate", tmp_path)
+    kept = pq.read_table(paths.output)
+    rejects = [json.loads(line) for line in paths.rejects.read_text(encoding="utf-8").splitlines()]
+    metrics = json.loads(paths.metrics.read_text())
     return kept, rejects, metrics
 
 
 def test_run_writes_the_table_the_report_and_the_metrics(tmp_path, monkeypatch):
-    summary = validate.run(stage_on(tmp_path, monkeypatch, ROWS, max_reject_rate=0.5))
+    summary = validate.run(stage_on(tmp_path, monkeypatch, ROWS, max_reject_rate=0.5), VALIDATE)
     kept, rejects, metrics = read_outputs(tmp_path)
     assert kept.schema.remove_metadata() == SCHEMA
     assert metrics == {
@@ -168,10 +171,10 @@ def test_run_writes_the_table_the_report_and_the_metrics(tmp_path, monkeypatch):
 
 def test_a_high_reject_rate_fails_after_writing_the_report(tmp_path, monkeypatch):
     with pytest.raises(StageError) as failure:
-        validate.run(stage_on(tmp_path, monkeypatch, ROWS, max_reject_rate=0.25))
+        validate.run(stage_on(tmp_path, monkeypatch, ROWS, max_reject_rate=0.25), VALIDATE)
     message = str(failure.value)
     assert "42.9% of 7 rows rejected" in message and "2 empty_french" in message
-    assert str(validate.REJECTS) in message
+    assert str(VALIDATE.rejects) in message
     assert len(read_outputs(tmp_path)[1]) == 3
 
 
@@ -180,19 +183,20 @@ def test_several_processes_write_what_one_writes(tmp_path, monkeypatch):
     for workers in (1, 2):
         folder = tmp_path / f"workers-{workers}"
         folder.mkdir()
-        validate.run(stage_on(folder, monkeypatch, ROWS * 3, max_reject_rate=0.5, batch_rows=4, workers=workers))
-        outputs.append([(folder / path).read_bytes() for path in (validate.VALIDATED, validate.REJECTS)])
+        validate.run(stage_on(folder, monkeypatch, ROWS * 3, max_reject_rate=0.5, batch_rows=4, workers=workers),
+                     VALIDATE)
+        outputs.append([(folder / path).read_bytes() for path in (VALIDATE.output, VALIDATE.rejects)])
     assert outputs[0] == outputs[1]
     assert outputs[0][1].count(b"\n") == 9
 
 
 def test_rows_in_must_match_ingest(tmp_path, monkeypatch):
     params = stage_on(tmp_path, monkeypatch, ROWS, max_reject_rate=0.5)
-    (tmp_path / "metrics").mkdir()
-    (tmp_path / "metrics" / "ingest.json").write_text(json.dumps({"rows": 9}))
+    (tmp_path / VALIDATE.ingest_metrics).parent.mkdir()
+    (tmp_path / VALIDATE.ingest_metrics).write_text(json.dumps({"rows": 9}))
     with pytest.raises(StageError, match="rerun ingest"):
-        validate.run(params)
-    assert not (tmp_path / validate.VALIDATED).exists() and not (tmp_path / validate.REJECTS).exists()
+        validate.run(params, VALIDATE)
+    assert not (tmp_path / VALIDATE.output).exists() and not (tmp_path / VALIDATE.rejects).exists()
 
 
 def test_the_stage_does_not_import_datasets():
@@ -210,10 +214,10 @@ def test_reconstruction(tmp_path, monkeypatch):
     source = reconstruction()
     monkeypatch.chdir(tmp_path)
     params = make_params(source)
-    ingest.run(params)
-    validate.run(params)
+    ingest.run(params, stage_paths("ingest"))
+    validate.run(params, VALIDATE)
     kept, rejects, metrics = read_outputs(tmp_path)
-    ingested = json.loads((tmp_path / "metrics" / "ingest.json").read_text())
+    ingested = json.loads((tmp_path / VALIDATE.ingest_metrics).read_text())
     assert metrics["rows_in"] == ingested["rows"] == 2_292
     assert metrics["rows_in"] == metrics["rows_out"] + metrics["rejected"] == kept.num_rows + len(rejects)
     by_line = {reject["line"]: set(reject["reasons"]) for reject in rejects}

@@ -1,0 +1,92 @@
+"""A stage's process: its settings (Arrow's allocator, pandas kept out), its command line (the paths `dvc.yaml` gives
+it), its one-line outcome, and how it ends. Each stage's `main()` calls these; importing a project module does none
+of it."""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import dataclasses
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn, TypeVar
+
+import pyarrow as pa
+
+from pipeline.io import StageError
+from schema.params import Params, ParamsError, load_params
+
+P = TypeVar("P")
+
+
+class _NoPandas:
+    """An import finder that refuses pandas, so that importing it raises ImportError."""
+
+    @staticmethod
+    def find_spec(name: str, *_: object) -> None:
+        if name.partition(".")[0] == "pandas":
+            raise ImportError("pandas is not used by this process")
+
+
+def without_pandas() -> None:
+    """Makes pandas unimportable in this process. pyarrow imports pandas (a large import) the first time it converts
+    Python or NumPy values, only to check whether they are pandas objects, and goes on without it when the import
+    fails. Stages whose code does not use pandas call this first; their workers, forked from them, inherit it."""
+    if "pandas" not in sys.modules and not any(isinstance(finder, _NoPandas) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _NoPandas())  # type: ignore[arg-type]
+
+
+def use_allocator(name: str) -> None:
+    """Makes `name` ("jemalloc", "mimalloc" or "system") Arrow's allocator in this process, in the workers forked
+    from it and in any Python process it starts. jemalloc hands freed memory back sooner than Arrow's default, so
+    most stages peak lower with it; the README's performance section has the figures."""
+    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = name
+    pa.set_memory_pool(getattr(pa, f"{name}_memory_pool")())
+
+
+def paths_parser(stage: str, paths: type[P], description: str, required: bool = True) -> argparse.ArgumentParser:
+    """A command line with one `--<field>` per field of the stage's paths dataclass."""
+    parser = argparse.ArgumentParser(prog=f"python -m pipeline.{stage}", description=description)
+    for field in dataclasses.fields(paths):  # type: ignore[arg-type]
+        parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=Path, required=required)
+    return parser
+
+
+def paths_from(paths: type[P], args: argparse.Namespace) -> P:
+    return paths(**{field.name: getattr(args, field.name) for field in dataclasses.fields(paths)})  # type: ignore
+
+
+def outcome(stage: str, run: Callable[[Params], str]) -> int:
+    """Runs a stage with the params of `params.yaml`: prints its summary, or for an expected failure one message
+    and exit code 1, with no traceback."""
+    try:
+        summary = run(load_params())
+    except (StageError, ParamsError) as exc:
+        print(f"{stage}: error: {exc}", file=sys.stderr)
+        return 1
+    print(summary)
+    return 0
+
+
+def stage_main(stage: str, run: Callable[[Params, P], str], paths: type[P], description: str,
+               argv: Sequence[str] | None = None, *, allocator: str = "jemalloc", pandas: bool = False) -> int:
+    """The whole `main()` of a stage that reads and writes only the paths it is given."""
+    if not pandas:
+        without_pandas()
+    use_allocator(allocator)
+    given = paths_from(paths, paths_parser(stage, paths, description).parse_args(argv))
+    return outcome(stage, lambda params: run(params, given))
+
+
+def exit(code: int) -> NoReturn:
+    """Ends a stage's process with `code`: the exit handlers run as usual, then the process ends without the
+    interpreter's teardown, which frees Arrow, pandas and `datasets` object by object and module by module (a
+    noticeable share of a short stage). Every file a stage writes is closed before its `main` returns."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
