@@ -132,8 +132,10 @@ def test_a_second_run_has_nothing_to_do(released):
     assert "metrics/ingest.json" in shown.stdout and "metrics/publish.json" in shown.stdout
 
 
-def test_a_changed_dataset_needs_a_new_pinned_version(released):
-    repo, _ = released
+def test_a_changed_dataset_needs_a_new_pinned_version(released, tmp_path):
+    # The change is made in a copy of the released project, so that the other tests see the first release
+    # whatever order they run in.
+    repo = Path(shutil.copytree(released[0], tmp_path / "repo", symlinks=True))
     raw = repo / "data" / "raw" / "tiny.csv"
     raw.write_text(raw.read_text(encoding="utf-8") + (
         "The decoder predicts the next word from the words before it and from the encoder's output.;"
