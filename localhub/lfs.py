@@ -16,6 +16,7 @@ from localhub.gitattributes import routes_to_lfs
 POINTER_VERSION = "https://git-lfs.github.com/spec/v1"
 # The Hub sends any file above this size to LFS, whatever `.gitattributes` says.
 LARGE_FILE_BYTES = 10 * 1024 * 1024
+SAMPLE_BYTES = 512
 # git-lfs itself refuses to read a pointer larger than this, so no larger blob needs parsing.
 MAX_POINTER_SIZE = 1024
 READ_CHUNK = 1024 * 1024
@@ -61,8 +62,10 @@ def is_binary(sample: bytes, size: int) -> bool:
     try:
         sample.decode("utf-8")
     except UnicodeDecodeError as exc:
-        # A sample cut short can end inside a character; only an error before its last three bytes counts.
-        return not (size > len(sample) and exc.reason == "unexpected end of data" and exc.start >= len(sample) - 3)
+        # The client sends the first 512 bytes, which can end inside a character: only an error before the last
+        # three bytes of a cut sample counts.
+        cut = size > len(sample) == SAMPLE_BYTES
+        return not (cut and exc.reason == "unexpected end of data" and exc.start >= len(sample) - 3)
     return False
 
 
