@@ -3,7 +3,8 @@ flight, so memory stays flat whatever the input size.
 
 Pickling record batches to and from the workers costs about as much as the work itself, so stages hand out `Part`s
 instead: a worker reads its row group of the input file and writes what it makes to a scratch file, and only the
-paths cross between processes.
+paths cross between processes. A scratch file holds one part (`Part.spill`, read back whole by `unspill`), or every
+part one process takes (`MessageSpill`, read back message by message by `read_messages`).
 """
 
 from __future__ import annotations
@@ -73,9 +74,9 @@ class Workers:
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # Forked, so that the workers start with this process's modules loaded and its settings (the allocator,
-            # pandas kept out) in place, instead of importing everything again: spawning cost 0.7 s per worker and
-            # made split 1.6 s slower at 1M rows. The workers are forked when the first item is submitted, before
-            # the pool's own threads start; Arrow and the allocators renew their thread pools in a forked child.
+            # pandas kept out) in place, instead of each importing everything again. The workers are forked when the
+            # first item is submitted, before the pool's own threads start; Arrow and the allocators renew their
+            # thread pools in a forked child.
             self._pool = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("fork"))
         return self._pool
 
@@ -127,3 +128,35 @@ def unspill(path: Path) -> Iterator[pa.RecordBatch]:
         for index in range(reader.num_record_batches):
             yield reader.get_batch(index)
     path.unlink()
+
+
+class MessageSpill:
+    """The scratch file of this process in `scratch`, opened for appending record batches as bare IPC messages (no
+    schema, no footer), so that all the parts one process takes share one file; `append` says where each batch went,
+    for `read_messages`."""
+
+    def __init__(self, scratch: Path, suffix: str) -> None:
+        self.path = scratch / f"{os.getpid()}.{suffix}"
+
+    def __enter__(self) -> MessageSpill:
+        self._file = self.path.open("ab")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def append(self, batch: pa.RecordBatch) -> tuple[int, int]:
+        """Writes `batch` at the end of the file; returns its message's (offset, size)."""
+        message = batch.serialize()
+        where = (self._file.tell(), message.size)
+        self._file.write(message)
+        return where
+
+
+def read_messages(path: Path, messages: list[tuple[int, int]], schema: pa.Schema) -> list[pa.RecordBatch]:
+    """The batches a `MessageSpill` appended to `path` at `messages` (offset, size), in that order; the file is not
+    opened when there are none."""
+    if not messages:
+        return []
+    with pa.OSFile(str(path)) as file:
+        return [pa.ipc.read_record_batch(file.read_at(size, offset), schema) for offset, size in messages]

@@ -3,12 +3,15 @@
 Matching key (algorithm `nyu-enfr-v1`), applied to each side of an NFC, whitespace-collapsed pair:
 
 1. case folding: Unicode lower-casing (Arrow's `utf8_lower`), then ß → ss, ς → σ, ſ → s and the ﬀ ﬁ ﬂ ﬃ ﬄ
-   ligatures spelled out, which is `str.casefold` for Latin and Greek text at a fraction of its cost;
+   ligatures spelled out. This is `str.casefold` on Latin and Greek letters, at a fraction of its cost, except on
+   what casefold maps to other letters: the micro sign µ and the Greek symbol forms ϐ ϑ ϕ ϖ ϰ ϱ ϵ, which keep
+   their own keys, and ΐ ΰ, which it spells out;
 2. typographic variants become their ASCII form: apostrophes ’ ‘ ‛ ` ´ ʼ ′ → ', quotes « » “ ” „ ‟ ″ → ",
    dashes ‐ ‑ ‒ – — ― − → -, the ellipsis … → ..., and no-break, narrow and thin spaces → a space;
 3. no space next to a quote, before ? ! : ; ) or after (, so French and English spacing of punctuation agree;
    runs of spaces become one (validated text has no others);
-4. trailing sentence punctuation (. ! ? ; : ,) and spaces are dropped.
+4. leading spaces, and trailing sentence punctuation (. ! ? ; : ,) and spaces, are dropped (a side can start
+   with a space once step 2 has made a no-break space one).
 
 Two rows are duplicates when both their keys are equal. The id of a row is
 
@@ -33,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schema.pair import rewrite_where
+from pipeline.arrow import rewrite_where
 
 ALGORITHM = "nyu-enfr-v1"
 ID_PREFIX = ALGORITHM + ":"

@@ -9,7 +9,7 @@ import sys
 import pyarrow as pa
 import pytest
 
-from pipeline.parallel import ordered_map, worker_count
+from pipeline.parallel import MessageSpill, ordered_map, read_messages, worker_count
 from tests.helpers import REPO
 
 
@@ -52,3 +52,15 @@ def test_workers_of_a_process_that_keeps_pandas_out_never_import_it():
     )
     run = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
     assert run.stdout.strip() == str([False] * 4)
+
+
+def test_a_message_spill_reads_back_the_batches_asked_for_in_the_order_asked(tmp_path):
+    batches = [pa.record_batch([pa.array(range(index, index + 3))], names=["n"]) for index in range(4)]
+    with MessageSpill(tmp_path, "test") as spill:
+        first = [spill.append(batch) for batch in batches[:2]]
+    with MessageSpill(tmp_path, "test") as appended:
+        later = [appended.append(batch) for batch in batches[2:]]
+    assert appended.path == spill.path == tmp_path / f"{os.getpid()}.test"
+    read = read_messages(spill.path, [later[1], first[0], later[0]], batches[0].schema)
+    assert [batch.equals(batches[index]) for batch, index in zip(read, [3, 0, 2], strict=True)] == [True] * 3
+    assert read_messages(tmp_path / "absent", [], batches[0].schema) == []

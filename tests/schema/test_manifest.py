@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from schema.manifest import (
     MANIFEST_FILE,
@@ -16,9 +19,11 @@ from schema.manifest import (
     content_digests,
     key_digest,
     matching_key,
+    matching_keys,
     read_manifest,
     row_id,
 )
+from schema.pair import normalize_text
 
 
 @pytest.mark.parametrize(
@@ -56,6 +61,78 @@ def test_different_meanings_keep_different_keys(one: str, other: str) -> None:
     assert matching_key(one) != matching_key(other)
 
 
+# A plain-Python reading of the steps the module docstring lists, one character at a time.
+_FOLDED = {"ß": "ss", "ς": "σ", "ſ": "s", "ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl"}
+# Step 2's typographic variants; the no-break spaces are U+00A0, U+2007 and the narrow U+202F, the thin one U+2009.
+_ASCII_FORM = {
+    **dict.fromkeys("’‘‛`´ʼ′", "'"),
+    **dict.fromkeys("«»“”„‟″", '"'),
+    **dict.fromkeys("‐‑‒–—―−", "-"),
+    "…": "...",
+    **dict.fromkeys("\u00a0\u2007\u202f\u2009", " "),
+}
+
+
+def documented_case_folding(text: str) -> str:
+    """Step 1 as listed: Unicode lower-casing, then ß, ς, ſ and the ﬀ ﬁ ﬂ ﬃ ﬄ ligatures spelled out."""
+    return "".join(_FOLDED.get(character, character) for character in text.lower())
+
+
+def reference_key(text: str, case_folding: Callable[[str], str]) -> str:
+    """The matching key of one validated side, by the module docstring's steps."""
+    key = "".join(_ASCII_FORM.get(character, character) for character in case_folding(text))
+    while "  " in key:
+        key = key.replace("  ", " ")
+    key = "".join(character for at, character in enumerate(key) if not (character == " " and _tightened(key, at)))
+    return key.rstrip(" .!?;:,").lstrip(" ")
+
+
+def _tightened(key: str, at: int) -> bool:
+    """Step 3: whether the space at `at` goes, being before ? ! : ; ) or a quote, or after ( or a quote."""
+    return (at + 1 < len(key) and key[at + 1] in '?!:;)"') or (at > 0 and key[at - 1] in '("')
+
+
+# Latin, Latin-1 Supplement and Greek text, with the characters the steps name and the spaces around them; made a
+# validated side (NFC, whitespace-collapsed) as the docstring's keys are taken of.
+_NAMED = "".join(_FOLDED) + "".join(_ASCII_FORM) + " ?!:;(),.\""
+sides = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+    | st.characters(min_codepoint=0xA0, max_codepoint=0xFF)
+    | st.characters(min_codepoint=0x370, max_codepoint=0x3FF)
+    | st.sampled_from(_NAMED),
+    max_size=30,
+).map(normalize_text).filter(bool)
+KEYS = settings(max_examples=300, deadline=None)
+
+
+@KEYS
+@given(sides)
+@example("\u00a0Bonjour")
+def test_matching_key_follows_the_documented_steps(text: str) -> None:
+    assert matching_key(text) == reference_key(text, documented_case_folding)
+
+
+# What `str.casefold` maps to other letters and step 1 leaves as it is, as the module docstring lists it.
+CASEFOLD_EXCEPTIONS = "µϐϑϕϖϰϱϵΐΰ"
+
+
+@KEYS
+@given(sides.filter(lambda text: not set(text) & set(CASEFOLD_EXCEPTIONS)))
+def test_case_folding_is_str_casefold_on_latin_and_greek_text(text: str) -> None:
+    assert matching_key(text) == reference_key(text, str.casefold)
+
+
+@pytest.mark.parametrize("character", CASEFOLD_EXCEPTIONS)
+def test_the_documented_exceptions_to_casefold_keep_their_own_keys(character: str) -> None:
+    assert matching_key(character) == character != character.casefold()
+
+
+@KEYS
+@given(st.lists(sides, max_size=8))
+def test_matching_keys_is_matching_key_of_each_text(texts: list[str]) -> None:
+    assert matching_keys(pa.array(texts, pa.string())).to_pylist() == [matching_key(text) for text in texts]
+
+
 def test_id_algorithm_is_pinned() -> None:
     english_digest = hashlib.sha256(b"hello").digest()
     french_digest = hashlib.sha256(b"bonjour").digest()
@@ -91,7 +168,7 @@ def test_build_manifest_keeps_the_released_text_hash_and_sorts_by_id() -> None:
     by_id = {row["id"]: row for row in manifest.to_pylist()}
     week_1 = by_id[row_id("week 1", "semaine 1")]
     assert week_1["split"] == "train"
-    assert week_1["content_sha256"] == hashlib.sha256("Week 1\nSemaine 1".encode()).digest()
+    assert week_1["content_sha256"] == hashlib.sha256(b"Week 1\nSemaine 1").digest()
     assert week_1["english_key_sha256"] == hashlib.sha256(b"week 1").digest()
 
 
