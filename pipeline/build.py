@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import math
 import tempfile
 from collections import deque
@@ -26,13 +25,24 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import changelog, process
-from pipeline.io import (ParquetSink, Progress, StageError, WriteBehind, atomic_path, read_batches, read_json,
-                         staged_directory, table_files, write_json)
-from schema.card import (FEATURES, LICENSE, CardFacts, Example, LengthStats, QualityFacts, SplitFacts, check_template,
-                         dump_yaml)
+from pipeline.io import (
+    ParquetSink,
+    Progress,
+    StageError,
+    WriteBehind,
+    atomic_path,
+    read_batches,
+    read_json,
+    staged_directory,
+    table_files,
+    write_json,
+)
+from schema.card import LICENSE, CardFacts, Example, LengthStats, QualityFacts, SplitFacts, check_template, dump_yaml
 from schema.manifest import MANIFEST_FILE, ManifestError, build_manifest, read_manifest
 from schema.manifest import SCHEMA as MANIFEST_SCHEMA
 from schema.params import SPLITS, BuildParams, Params
+from schema.release import SCHEMA as SHARD_SCHEMA
+from schema.release import datasets_features
 
 STAGE = "build"
 
@@ -53,25 +63,12 @@ class BuildPaths:
 
 INPUT_COLUMNS = ["id", "split", "line", "english", "french", "flags", "english_key_sha256", "french_key_sha256",
                  "content_sha256"]
-# Rows read from the split table at a time: with the shard and manifest writes in flight, 16k keeps the stage
-# under 400 MiB at 1M rows, where 32k took it to 460 MiB at the same speed.
+# Rows read from the split table at a time: with the shard and manifest writes in flight, larger batches raise the
+# stage's peak memory without making it faster.
 _BATCH_ROWS = 16_384
+# Rows read at a time when counting the rows of each split: the split column alone is small.
+_COUNT_BATCH_ROWS = 1 << 20
 _RELEASED_COLUMNS = ["id", "line", "english", "french", "flags"]
-
-SHARD_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string()),
-        pa.field("translation", pa.struct([pa.field("en", pa.string()), pa.field("fr", pa.string())])),
-        pa.field("line", pa.int64()),
-        pa.field("flags", pa.list_(pa.string())),
-    ],
-    # What `datasets` reads back as `Features`: without it `translation` would load as a plain struct.
-    metadata={"huggingface": json.dumps({"info": {"features": FEATURES}})},
-)
-# The page index lets readers skip pages. Content-defined pages, which `datasets` writes Hub shards with so that
-# the Hub's storage can keep the pages of unchanged rows, are left out: rows are in id order, so a release that
-# adds rows puts new ones in nearly every page and none would be kept, while the smaller pages made the shards 24 %
-# larger and the build 15 % slower (1M rows).
 
 # Shards of one split being written at once; each holds at most two row groups in memory.
 _SHARDS_IN_FLIGHT = 2
@@ -83,12 +80,16 @@ _RATIO_BIN = 0.05
 _RATIO_BINS = 60
 # The card's example: the first training pair, by id, with no flag and sides of readable length.
 _EXAMPLE_CHARS = (60, 400)
+# The quantile of the lengths that the card's `p95` column gives.
+_P95 = 0.95
 
 
 class ContentDigest:
     """sha256 of a split's ids and texts in row order; the same whichever way the rows are cut into batches."""
 
     _PARTS = ("id", "en", "fr")
+    # Texts are hashed as large strings, whose offsets are 64-bit.
+    _OFFSET = np.dtype(np.int64)
 
     def __init__(self) -> None:
         self._values = {name: hashlib.sha256() for name in self._PARTS}
@@ -97,12 +98,12 @@ class ContentDigest:
     def update(self, ids: pa.Array | pa.ChunkedArray, english: pa.Array | pa.ChunkedArray,
                french: pa.Array | pa.ChunkedArray) -> None:
         for name, column in zip(self._PARTS, (ids, english, french), strict=True):
-            for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
-                chunk = chunk.cast(pa.large_string())
+            for piece in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+                chunk = piece.cast(pa.large_string())
                 if chunk.null_count:
                     raise StageError(f"{name}: {chunk.null_count} null values where text is required")
-                offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64, count=len(chunk) + 1,
-                                        offset=chunk.offset * 8)
+                offsets = np.frombuffer(chunk.buffers()[1], dtype=self._OFFSET, count=len(chunk) + 1,
+                                        offset=chunk.offset * self._OFFSET.itemsize)
                 data = chunk.buffers()[2]
                 if data is not None:
                     self._values[name].update(memoryview(data)[offsets[0]:offsets[-1]])
@@ -150,7 +151,7 @@ class LengthCounts:
         return LengthStats(
             mean=round(self.total / rows, 1),
             median=int(np.searchsorted(cumulative, (rows + 1) // 2)),
-            p95=int(np.searchsorted(cumulative, math.ceil(0.95 * rows))),
+            p95=int(np.searchsorted(cumulative, math.ceil(_P95 * rows))),
             max=int(np.flatnonzero(self.counts)[-1]),
         )
 
@@ -194,7 +195,8 @@ class SplitSummary:
 
 def shard_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Split-table rows as released rows: `id`, `translation` {en, fr}, `line`, `flags`."""
-    translation = pa.StructArray.from_arrays([batch["english"], batch["french"]], fields=list(SHARD_SCHEMA.field("translation").type))
+    translation = pa.StructArray.from_arrays([batch["english"], batch["french"]],
+                                             fields=list(SHARD_SCHEMA.field("translation").type))
     return pa.record_batch([batch["id"], translation, batch["line"], batch["flags"]], schema=SHARD_SCHEMA)
 
 
@@ -262,6 +264,10 @@ class SplitWriter:
         self.lanes.append(WriteBehind())
         index = len(self.summary.files)
         path = self.folder / "data" / f"{self.summary.name}-{index:05d}-of-{self.shards:05d}.parquet"
+        # The page index lets readers skip pages. Content-defined pages, which `datasets` writes Hub shards with so
+        # that the Hub's storage can keep the pages of unchanged rows, are left out: rows are in id order, so a
+        # release that adds rows puts new ones in nearly every page and none would be kept, while the smaller pages
+        # made the shards larger and the build slower.
         self.sink = ParquetSink(path, SHARD_SCHEMA, row_group_rows=self.params.row_group_rows, compression="zstd",
                                 compression_level=self.params.compression_level,
                                 write_page_index=True).__enter__()
@@ -271,7 +277,7 @@ class SplitWriter:
 
 def _rows_by_split(path: Path) -> dict[str, int]:
     counts = dict.fromkeys(SPLITS, 0)
-    for batch in read_batches(path, 1 << 20, ["split"]):
+    for batch in read_batches(path, _COUNT_BATCH_ROWS, ["split"]):
         for entry in pc.value_counts(batch["split"]).to_pylist():
             if entry["values"] not in counts:
                 raise StageError(f"{path}: unknown split {entry['values']!r}; expected {', '.join(SPLITS)}")
@@ -404,7 +410,7 @@ def verify(folder: Path, summaries: dict[str, SplitSummary]) -> None:
     import datasets
 
     datasets.disable_progress_bars()
-    expected_features = datasets.Features.from_dict(FEATURES)
+    expected_features = datasets_features()
     with tempfile.TemporaryDirectory(prefix="build-verify-") as cache:
         loaded = datasets.load_dataset(str(folder), streaming=True, cache_dir=cache)
         problems = []

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +35,7 @@ from pipeline.build import released_digest
 from pipeline.io import StageError, atomic_path, read_batches, write_json
 from schema.manifest import MANIFEST_FILE
 from schema.params import SPLITS, HubParams, Params
+from schema.release import datasets_features
 
 STAGE = "publish"
 
@@ -48,6 +50,10 @@ class PublishPaths:
 # Files the Hub keeps in every repo; they are not part of a release.
 HUB_OWNED = frozenset({".gitattributes"})
 RETRIES = 5
+# The n-th retry waits 2**n times this many seconds.
+_BACKOFF_SECONDS = 0.2
+# Hex digits of a commit or content hash that messages show, enough to tell releases apart.
+_SHORT_HASH = 12
 
 T = TypeVar("T")
 
@@ -113,12 +119,12 @@ def with_retries(call: Callable[[], T], what: str) -> T:
             return call()
         except HfHubHTTPError as exc:
             status = exc.response.status_code if exc.response is not None else None
-            if status is None or status < 500:
+            if status is None or status < HTTPStatus.INTERNAL_SERVER_ERROR:
                 raise
             reason = f"HTTP {status}"
         except (httpx2.TransportError, ConnectionError, TimeoutError) as exc:
             reason = type(exc).__name__
-        delay = 0.2 * 2**attempt
+        delay = _BACKOFF_SECONDS * 2**attempt
         print(f"publish: {what} failed ({reason}); retrying in {delay:.1f} s", file=sys.stderr)
         time.sleep(delay)
     return call()
@@ -266,8 +272,8 @@ class Release:
                 raise StageError(f"verification of {revision} failed: split {split} is missing")
             got_rows, got_digest = loaded[split]
             if (got_rows, got_digest) != (rows, digest):
-                raise StageError(f"verification of {revision} failed: split {split} has {got_rows} rows "
-                                 f"(content {got_digest[:12]}), the build has {rows} (content {digest[:12]})")
+                raise StageError(f"verification of {revision} failed: split {split} has {got_rows} rows (content "
+                                 f"{got_digest[:_SHORT_HASH]}), the build has {rows} (content {digest[:_SHORT_HASH]})")
 
 
 def load_revision(repo_id: str, revision: str, token: str) -> dict[str, tuple[int, str]]:
@@ -276,11 +282,11 @@ def load_revision(repo_id: str, revision: str, token: str) -> dict[str, tuple[in
 
     with tempfile.TemporaryDirectory(prefix="publish-verify-") as cache:
         loaded = datasets.load_dataset(repo_id, revision=revision, cache_dir=cache, token=token)
-        features = {split: ds.features for split, ds in loaded.items()}
-        expected = datasets.Translation(languages=["en", "fr"])
-        for split, found in features.items():
-            if found.get("translation") != expected or "id" not in found:
-                raise StageError(f"verification of {revision} failed: split {split} has features {found}")
+        expected = datasets_features()
+        for split, ds in loaded.items():
+            if ds.features != expected:
+                raise StageError(f"verification of {revision} failed: split {split} has features {ds.features} "
+                                 f"instead of {expected}")
         return {split: released_digest([ds.data.table]) for split, ds in loaded.items()}
 
 
@@ -397,12 +403,12 @@ def run(params: Params, paths: PublishPaths) -> str:
         "bytes": sum(file["bytes"] for file in receipt["files"].values()),
         "verified": receipt["verified"],
     })
-    rows = ", ".join(f"{split} {rows:,}" for split, rows in receipt["rows_by_split"].items())
+    rows = ", ".join(f"{split} {count:,}" for split, count in receipt["rows_by_split"].items())
     if receipt["outcome"] == "unchanged":
         return (f"publish: {receipt['tag']} is already released on {label} with this content "
-                f"(commit {receipt['commit'][:12]}); nothing to do.")
+                f"(commit {receipt['commit'][:_SHORT_HASH]}); nothing to do.")
     return (f"publish: released {receipt['tag']} of {receipt['repo_id']} on {label} in "
-            f"{time.monotonic() - started:.1f} s: commit {receipt['commit'][:12]}, {rows} rows, verified; "
+            f"{time.monotonic() - started:.1f} s: commit {receipt['commit'][:_SHORT_HASH]}, {rows} rows, verified; "
             f"receipt in {paths.receipt}.")
 
 

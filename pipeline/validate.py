@@ -26,6 +26,7 @@ from pipeline.rules import RULES, Rule
 from schema.pair import SCHEMA, normalize
 from schema.pair import contract_breaks as contract_breaks_of
 from schema.params import Params, ValidateParams
+from schema.reject import Reject
 
 STAGE = "validate"
 
@@ -42,6 +43,11 @@ class ValidatePaths:
 
 # A kept row that the Pair model refuses: only possible when a rule guarding the contract is set to `off`.
 SCHEMA_REASON = "schema"
+# Rejects the summary shows as examples, and reasons it names when the reject rate stops the stage.
+_EXAMPLES = 3
+_TOP_REASONS = 3
+# Digits of `reject_rate` in the metrics.
+_RATE_DIGITS = 6
 
 
 def _active(params: ValidateParams, action: str) -> list[Rule]:
@@ -136,27 +142,20 @@ def _reject(
     flagging: list[Rule],
     flagged_by: list[pa.Array],
 ) -> dict[str, Any]:
-    return {
-        "line": batch.column("line")[index].as_py(),
-        "stage": STAGE,
-        "reasons": [reason for reason, _ in reasons],
-        "message": "; ".join(f"{reason}: {text}" for reason, text in reasons),
-        "flags": [rule.reason for rule, fired in zip(flagging, flagged_by, strict=True) if fired[index].is_valid],
-        "english": batch.column("english")[index].as_py(),
-        "french": batch.column("french")[index].as_py(),
-    }
+    flags = [rule.reason for rule, fired in zip(flagging, flagged_by, strict=True) if fired[index].is_valid]
+    return _record(batch, index, reasons=[reason for reason, _ in reasons],
+                   message="; ".join(f"{reason}: {text}" for reason, text in reasons), flags=flags)
 
 
 def _contract_reject(batch: pa.RecordBatch, index: int, flags: pa.Scalar, message: str) -> dict[str, Any]:
-    return {
-        "line": batch.column("line")[index].as_py(),
-        "stage": STAGE,
-        "reasons": [SCHEMA_REASON],
-        "message": f"{SCHEMA_REASON}: {message}",
-        "flags": flags.as_py(),
-        "english": batch.column("english")[index].as_py(),
-        "french": batch.column("french")[index].as_py(),
-    }
+    return _record(batch, index, reasons=[SCHEMA_REASON], message=f"{SCHEMA_REASON}: {message}", flags=flags.as_py())
+
+
+def _record(batch: pa.RecordBatch, index: int, reasons: list[str], message: str, flags: list[str]) -> dict[str, Any]:
+    """The report line of row `index` of an ingested batch: its line and both sides as ingest read them."""
+    return Reject(line=batch.column("line")[index].as_py(), stage=STAGE, reasons=reasons, message=message,
+                  flags=flags, english=batch.column("english")[index].as_py(),
+                  french=batch.column("french")[index].as_py()).to_json()
 
 
 def validate_part(part: Part, params: ValidateParams) -> tuple[Path, list[dict[str, Any]]]:
@@ -196,7 +195,7 @@ def run(params: Params, paths: ValidatePaths) -> str:
             for reject in part_rejects:
                 rejects.write(reject)
                 rejected_by_reason.update(reject["reasons"])
-            examples.extend(part_rejects[: 3 - len(examples)])
+            examples.extend(part_rejects[: _EXAMPLES - len(examples)])
             rows_in += len(part_rejects)
             progress.update(rows_in)
     rate = rejects.count / rows_in if rows_in else 0.0
@@ -206,16 +205,16 @@ def run(params: Params, paths: ValidatePaths) -> str:
             "rows_in": rows_in,
             "rows_out": validated.rows,
             "rejected": rejects.count,
-            "reject_rate": round(rate, 6),
+            "reject_rate": round(rate, _RATE_DIGITS),
             "rejected_by_reason": dict(sorted(rejected_by_reason.items())),
             "flagged_by_reason": dict(sorted(flagged_by_reason.items())),
         },
     )
-    top = ", ".join(f"{count:,} {reason}" for reason, count in rejected_by_reason.most_common(3))
+    top = ", ".join(f"{count:,} {reason}" for reason, count in rejected_by_reason.most_common(_TOP_REASONS))
     if rate > settings.max_reject_rate:
         raise StageError(
-            f"{rate:.1%} of {rows_in:,} rows rejected, above validate.max_reject_rate ({settings.max_reject_rate:.1%}); "
-            f"top reasons: {top}; the input is probably broken: see {paths.rejects}"
+            f"{rate:.1%} of {rows_in:,} rows rejected, above validate.max_reject_rate "
+            f"({settings.max_reject_rate:.1%}); top reasons: {top}; the input is probably broken: see {paths.rejects}"
         )
     return _summary(rows_in, validated.rows, rejects.count, rejected_by_reason, flagged_by_reason, examples, progress,
                     paths)

@@ -1,5 +1,8 @@
-"""The dataset card's facts as a typed model (built by the build stage from params, metrics and data), and the
-renderings of those facts: the card's YAML front matter, its tables, the BibTeX citation and `CITATION.cff`."""
+"""The dataset card's facts as a typed model, and their renderings; reads and writes nothing.
+
+The build stage fills the facts from params, metrics and data; the renderings are the card's YAML front matter, its
+tables, the BibTeX citation and `CITATION.cff`.
+"""
 
 from __future__ import annotations
 
@@ -10,40 +13,21 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from schema.release import LANGUAGES, YAML_FEATURES
+
 # The source notes (github.com/Atcold/NYU-DLSP20) are CC BY-NC-SA 4.0. A translation is an adaptation, so
 # ShareAlike requires the same licence and NonCommercial still applies; the cc-by-4.0 once shown on the dataset
 # page cannot be granted by the translator alone.
 LICENSE = "cc-by-nc-sa-4.0"
 LICENSE_SPDX = "CC-BY-NC-SA-4.0"
-LANGUAGES = ["en", "fr"]
 COURSE_URL = "https://atcold.github.io/NYU-DLSP20/"
 COURSE_REPO_URL = "https://github.com/Atcold/NYU-DLSP20"
 HUB_URL = "https://huggingface.co/datasets/"
-
-# The released columns as `datasets` serialises its `Features` (`Features.to_dict()`), and as the card's
-# `dataset_info.features` (`DatasetInfo._to_yaml_dict()`); lists, never tuples, so the YAML stays plain.
-FEATURES: dict[str, Any] = {
-    "id": {"dtype": "string", "_type": "Value"},
-    "translation": {"languages": LANGUAGES, "_type": "Translation"},
-    "line": {"dtype": "int64", "_type": "Value"},
-    "flags": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "List"},
-}
-YAML_FEATURES: list[dict[str, Any]] = [
-    {"name": "id", "dtype": "string"},
-    {"name": "translation", "dtype": {"translation": {"languages": list(LANGUAGES)}}},
-    {"name": "line", "dtype": "int64"},
-    {"name": "flags", "list": "string"},
-]
 
 # The Hub's `size_categories` vocabulary, by upper bound of the row count.
 _SIZE_CATEGORIES = [(10**3, "n<1K"), (10**4, "1K<n<10K"), (10**5, "10K<n<100K"), (10**6, "100K<n<1M"),
                     (10**7, "1M<n<10M"), (10**8, "10M<n<100M"), (10**9, "100M<n<1B"), (10**10, "1B<n<10B"),
                     (10**11, "10B<n<100B"), (10**12, "100B<n<1T")]
-PLACEHOLDERS = frozenset({
-    "front_matter", "pretty_name", "repo_id", "version", "tag", "date", "license", "rows", "records", "rejected",
-    "duplicates_merged", "cross_split_links", "pinned", "split_ratios", "example", "splits_table", "rejects_table",
-    "flags_table", "changes", "required_bump", "bibtex", "course_url", "course_repo_url",
-})
 
 
 class Model(BaseModel):
@@ -60,7 +44,8 @@ class Person(Model):
 
 
 # The course's own citation: its instructors. The notes themselves were written by the course's students.
-COURSE_AUTHORS = (Person(given_names="Alfredo", family_names="Canziani"), Person(given_names="Yann", family_names="LeCun"))
+COURSE_AUTHORS = (Person(given_names="Alfredo", family_names="Canziani"),
+                  Person(given_names="Yann", family_names="LeCun"))
 TRANSLATOR = Person(given_names="Loïck", family_names="Bourdois")
 
 
@@ -105,6 +90,37 @@ class QualityFacts(Model):
     duplicates_merged: int
     cross_split_links: int
     pinned: int
+
+
+class CardValues(Model):
+    """The template's placeholders (`$name`), each rendered as text; `CardFacts.values` must fill every one."""
+
+    front_matter: str
+    pretty_name: str
+    repo_id: str
+    version: str
+    tag: str
+    date: str
+    license: str
+    rows: str
+    records: str
+    rejected: str
+    duplicates_merged: str
+    cross_split_links: str
+    pinned: str
+    split_ratios: str
+    example: str
+    splits_table: str
+    rejects_table: str
+    flags_table: str
+    changes: str
+    required_bump: str
+    bibtex: str
+    course_url: str
+    course_repo_url: str
+
+
+PLACEHOLDERS = frozenset(CardValues.model_fields)
 
 
 class CardFacts(Model):
@@ -202,37 +218,37 @@ class CardFacts(Model):
         }
 
     def values(self) -> dict[str, str]:
-        """The template's placeholders, each rendered."""
+        """The template's placeholders, each rendered (`CardValues`)."""
         total = self.rows
         quality = self.quality
         rejected = quality.ingest_rejected + quality.validate_rejected
-        return {
-            "front_matter": dump_yaml(self.front_matter()),
-            "pretty_name": self.pretty_name,
-            "repo_id": self.repo_id,
-            "version": self.version,
-            "tag": self.tag,
-            "date": self.date,
-            "license": LICENSE,
-            "rows": f"{total:,}",
-            "records": f"{quality.records:,}",
-            "rejected": f"{rejected:,}",
-            "duplicates_merged": f"{quality.duplicates_merged:,}",
-            "cross_split_links": f"{quality.cross_split_links:,}",
-            "pinned": f"{quality.pinned:,}",
-            "split_ratios": ", ".join(f"{name} {share:.0%}" for name, share in self.split_ratios.items()),
-            "example": self._example(),
-            "splits_table": self._splits_table(),
-            "rejects_table": self._reasons_table(
+        return CardValues(
+            front_matter=dump_yaml(self.front_matter()),
+            pretty_name=self.pretty_name,
+            repo_id=self.repo_id,
+            version=self.version,
+            tag=self.tag,
+            date=self.date,
+            license=LICENSE,
+            rows=f"{total:,}",
+            records=f"{quality.records:,}",
+            rejected=f"{rejected:,}",
+            duplicates_merged=f"{quality.duplicates_merged:,}",
+            cross_split_links=f"{quality.cross_split_links:,}",
+            pinned=f"{quality.pinned:,}",
+            split_ratios=", ".join(f"{name} {share:.0%}" for name, share in self.split_ratios.items()),
+            example=self._example(),
+            splits_table=self._splits_table(),
+            rejects_table=self._reasons_table(
                 {f"{reason} (ingest)": count for reason, count in quality.ingest_rejected_by_reason.items()}
                 | {f"{reason} (validate)": count for reason, count in quality.validate_rejected_by_reason.items()}),
-            "flags_table": self._reasons_table(quality.flagged_by_reason),
-            "changes": self.changes_markdown.strip(),
-            "required_bump": self.required_bump.upper(),
-            "bibtex": self.bibtex().strip(),
-            "course_url": COURSE_URL,
-            "course_repo_url": COURSE_REPO_URL,
-        }
+            flags_table=self._reasons_table(quality.flagged_by_reason),
+            changes=self.changes_markdown.strip(),
+            required_bump=self.required_bump.upper(),
+            bibtex=self.bibtex().strip(),
+            course_url=COURSE_URL,
+            course_repo_url=COURSE_REPO_URL,
+        ).model_dump()
 
     def render(self, template: str) -> str:
         return string.Template(template).substitute(self.values())
@@ -244,8 +260,8 @@ class CardFacts(Model):
 
     def _splits_table(self) -> str:
         lines = [
-            "| split | rows | shards | English chars: mean / median / p95 / max | French chars: mean / median / p95 / max "
-            "| French / English chars |",
+            "| split | rows | shards | English chars: mean / median / p95 / max "
+            "| French chars: mean / median / p95 / max | French / English chars |",
             "|---|---:|---:|---|---|---:|",
         ]
         for split in self.splits:
@@ -257,7 +273,8 @@ class CardFacts(Model):
     def _reasons_table(counts: dict[str, int]) -> str:
         if not counts:
             return "None."
-        rows = [f"| `{reason}` | {count:,} |" for reason, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+        by_count = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        rows = [f"| `{reason}` | {count:,} |" for reason, count in by_count]
         return "\n".join(["| reason | count |", "|---|---:|", *rows])
 
 
@@ -289,7 +306,7 @@ def size_category(rows: int) -> str:
 
 
 def check_template(template: str) -> None:
-    """Raises ValueError when the template is malformed or names a placeholder that `CardFacts.values` lacks."""
+    """Raises ValueError when the template is malformed or names a placeholder that `CardValues` lacks."""
     parsed = string.Template(template)
     if not parsed.is_valid():
         raise ValueError("a `$` that starts no placeholder; write `$$` for a literal dollar sign")

@@ -1,4 +1,7 @@
-"""The validated pair: its Pydantic model, its Arrow schema in `data/validated.parquet`, and its text normalisation."""
+"""The validated pair: its model, its Arrow schema and its text normalisation; reads and writes nothing.
+
+`SCHEMA` is the schema of `data/validated.parquet`, which validate writes.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ import annotated_types
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from pipeline.arrow import rewrite_where
 
 # ASCII and typographic spaces that carry no meaning of their own. The no-break spaces U+00A0, U+2007 and U+202F
 # are left out on purpose: French typography puts them before `:;!?` and inside guillemets, so they are content.
@@ -31,20 +36,12 @@ _MAYBE_NOT_NFC = "[^" + "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}" for low, high 
 _MAYBE_UNNORMALIZED = f"{_MAYBE_NOT_NFC}|{_UNTIDY}"
 
 
-def rewrite_where(texts: pa.Array, needs: pa.Array, transform: Callable[[pa.Array], pa.Array]) -> pa.Array:
-    """`transform` applied only to the texts where `needs` is true."""
-    needs = pc.fill_null(needs, False)
-    if not pc.any(needs).as_py():
-        return texts
-    return pc.replace_with_mask(texts, needs, transform(pc.filter(texts, needs)).cast(texts.type))
-
-
 def normalize(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Unicode NFC, runs of collapsible spaces made one ASCII space, ends stripped; nulls stay null.
 
     One scan finds the strings that may need either rewrite (a character outside `NFC_STABLE_RANGES`, or untidy
     spaces); only those are looked at again, and only the ones that are not NFC, or untidy, are rewritten: a scan
-    costs the same whatever the pattern, and checking is several times cheaper than rewriting clean text.
+    costs the same whatever the pattern, and checking costs less than rewriting clean text.
     """
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
@@ -125,8 +122,8 @@ def contract_breaks(batch: pa.RecordBatch) -> dict[int, str]:
     """Row position → what the `Pair` model refuses in that row of a batch with its fields as columns.
 
     The column types are the Arrow schema's (`SCHEMA`); nulls and the fields' constraints are checked in Arrow,
-    and only the rows that fail there are validated by the model, which words the message. Validating a million
-    rows in Python would cost seconds; the Arrow checks cost milliseconds.
+    and only the rows that fail there are validated by the model, which words the message: validating every row
+    in Python would cost far more than the Arrow checks.
     """
     positions = pc.indices_nonzero(_suspects(batch))
     if not len(positions):

@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.arrow import rewrite_where
 from pipeline.rules.base import Rule
-from schema.pair import rewrite_where
 from schema.params import ValidateParams
 
 # What is not prose in the course notes: display and inline maths, code spans, emphasised terms (the French side
@@ -65,9 +65,9 @@ LANGUAGES = ("en", "fr")
 def identifier() -> Any:
     """py3langid restricted to English and French, with probabilities; its model ships inside the package.
 
-    The bundled model is LZMA-compressed: decompressing it takes some 0.8 s in every process that judges a text.
-    The restricted model is therefore kept uncompressed in the user's cache, under py3langid's version, and read
-    from there in a tenth of that time; a missing or unreadable copy is rebuilt from the bundled model.
+    The bundled model is LZMA-compressed, and decompressing it is slow in every process that judges a text. The
+    restricted model is therefore kept uncompressed in the user's cache, under py3langid's version, and read from
+    there much faster; a missing or unreadable copy is rebuilt from the bundled model.
     """
     from py3langid.langid import LanguageIdentifier, _load_identifier
     from py3langid.modelio import _to_array
@@ -75,8 +75,9 @@ def identifier() -> Any:
     cached = model_cache()
     try:
         with np.load(cached, allow_pickle=False) as model:
-            return LanguageIdentifier(model["ptc"], model["pc"], model["classes"].tolist(), _to_array(model["nextmove"]),
-                                      model["output"].tolist(), norm_probs=True, tk_row=_to_array(model["row"]))
+            return LanguageIdentifier(model["ptc"], model["pc"], model["classes"].tolist(),
+                                      _to_array(model["nextmove"]), model["output"].tolist(), norm_probs=True,
+                                      tk_row=_to_array(model["row"]))
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
         loaded = _load_identifier(norm_probs=True, langs=list(LANGUAGES))
     with suppress(OSError):
@@ -107,14 +108,15 @@ def model_cache() -> Path:
 
 
 # Function words of one language that are not words of the other. A side whose own language's function words
-# clearly outnumber the other's (at least 1 + 2 × theirs) is settled without the identifier, which costs some
-# 130 µs a text against 2 µs for this count. On the reconstruction this settles 3,141 of the 3,233 sides long
-# enough to judge, and the identifier reads none of those 3,141 as the other language.
+# clearly outnumber the other's (at least `SETTLED_MARGIN` + `SETTLED_FACTOR` × theirs) is settled without the
+# identifier, which costs far more per text than this count. On the reconstruction this settles nearly every side
+# long enough to judge, and the identifier reads none of those as the other language.
 FUNCTION_WORDS = {
     "en": r"(?i)\b(the|and|of|is|are|this|that|with|which|we|it|for|from|can)\b",
     "fr": r"(?i)\b(le|la|les|des|du|est|sont|une|et|nous|dans|que|qui|pour|avec|sur)\b",
 }
 SETTLED_MARGIN = 1
+SETTLED_FACTOR = 2
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def _settled(texts: pa.Array, expected: str, max_chars: int) -> pa.Array:
         both = raw.take(mixed)
         own = pc.count_substring_regex(both, FUNCTION_WORDS[expected])
         theirs = pc.count_substring_regex(both, FUNCTION_WORDS[other])
-        outnumbered = pc.greater_equal(own, pc.add(pc.multiply(theirs, 2), SETTLED_MARGIN))
+        outnumbered = pc.greater_equal(own, pc.add(pc.multiply(theirs, SETTLED_FACTOR), SETTLED_MARGIN))
         settled = pc.replace_with_mask(settled, _scatter(mixed, len(texts)), outnumbered)
     return settled
 
@@ -178,13 +180,13 @@ def identify(texts: pa.Array, params: ValidateParams, expected: str | None = Non
     rest = pc.indices_nonzero(open_)
     if not len(rest):
         return Verdicts(language, probability)
-    cut = prose(texts.take(rest), params.language_max_chars)
-    judged = pc.fill_null(pc.greater_equal(pc.utf8_length(cut), params.language_min_chars), False)
+    prose_texts = prose(texts.take(rest), params.language_max_chars)
+    judged = pc.fill_null(pc.greater_equal(pc.utf8_length(prose_texts), params.language_min_chars), False)
     judged_at = rest.filter(judged)
     if not len(judged_at):
         return Verdicts(language, probability)
     classify = identifier().classify
-    readings = [classify(text) for text in cut.filter(judged).to_pylist()]
+    readings = [classify(text) for text in prose_texts.filter(judged).to_pylist()]
     mask = _scatter(judged_at, len(texts))
     language = pc.replace_with_mask(language, mask, pa.array([reading[0] for reading in readings], pa.string()))
     probability = pc.replace_with_mask(probability, mask, pa.array([float(reading[1]) for reading in readings]))

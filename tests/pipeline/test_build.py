@@ -19,6 +19,8 @@ from pipeline import build
 from pipeline.io import StageError
 from pipeline.split import SCHEMA as SPLIT_SCHEMA
 from schema.manifest import content_digests, key_digest, matching_key, row_id
+from schema.release import SCHEMA as SHARD_SCHEMA
+from schema.release import datasets_features
 from tests.helpers import make_params, stage_paths
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "build"
@@ -92,7 +94,8 @@ def test_shards_hold_each_split_sorted_by_id_with_datasets_features(built):
         want = expected.filter(pa.compute.equal(expected["split"], name))
         assert table["id"].to_pylist() == want["id"].to_pylist() == sorted(want["id"].to_pylist())
         assert table["translation"].to_pylist() == [{"en": en, "fr": fr} for en, fr in
-                                                    zip(want["english"].to_pylist(), want["french"].to_pylist())]
+                                                    zip(want["english"].to_pylist(), want["french"].to_pylist(),
+                                                        strict=True)]
         assert table["line"].to_pylist() == want["line"].to_pylist()
         assert table["flags"].to_pylist() == want["flags"].to_pylist()
         for path in shards:
@@ -100,8 +103,8 @@ def test_shards_hold_each_split_sorted_by_id_with_datasets_features(built):
             assert file.metadata.num_rows <= BUILD["shard_rows"]
             assert all(file.metadata.row_group(i).num_rows <= BUILD["row_group_rows"]
                        for i in range(file.metadata.num_row_groups))
-            features = datasets.Features.from_arrow_schema(file.schema_arrow)
-            assert features["translation"] == datasets.Translation(languages=["en", "fr"])
+            assert datasets.Features.from_arrow_schema(file.schema_arrow) == datasets_features()
+            assert file.schema_arrow.metadata == SHARD_SCHEMA.metadata
 
 
 def test_two_builds_of_the_same_input_are_byte_identical(built, tmp_path):
@@ -128,7 +131,8 @@ def test_the_card_states_the_pipeline_numbers(built):
     folder, metrics = built
     card = (folder / "dist" / "hub" / "README.md").read_text(encoding="utf-8")
     assert "| train | 7 | 3 |" in card and "| validation | 2 | 1 |" in card and "| test | 2 | 1 |" in card
-    assert "Records: 15; rejected: 3; merged as duplicates:\n1; held back as cross-split links: 0; released: 11." in card
+    assert ("Records: 15; rejected: 3; merged as duplicates:\n1; held back as cross-split links: 0; released: 11."
+            in card)
     assert "| `wrong_field_count (ingest)` | 1 |" in card and "| `markdown_emphasis` | 1 |" in card
     assert 'revision="v1.0.0"' in card and "First release" in card
     assert "Frank Rosenblatt" in card, "the example is a real row"

@@ -173,8 +173,8 @@ def publish_in_own_process(tmp_path, params, token):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params.model_dump(mode="json", by_alias=True)))
     env = {**os.environ, "HF_TOKEN": token, "PYTHONPATH": str(REPO)}
     env.pop("HF_ENDPOINT")
-    return subprocess.run([sys.executable, "-m", "pipeline.publish", *stage_command("publish")], cwd=tmp_path, env=env, text=True,
-                          capture_output=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "pipeline.publish", *stage_command("publish")], cwd=tmp_path, env=env,
+                          text=True, capture_output=True, timeout=300)
 
 
 def test_splits_pinned_to_another_manifest_are_refused(tmp_path, monkeypatch, hub, repo_id):
@@ -225,6 +225,17 @@ def test_a_failed_verification_leaves_no_tag(tmp_path, monkeypatch, hub, repo_id
     assert "Traceback" not in result.stderr
     assert tags(repo_id) == {}
     assert not (tmp_path / PUBLISH.receipt).exists()
+
+
+def test_a_release_that_loads_with_other_features_is_refused_and_not_tagged(tmp_path, monkeypatch, hub, repo_id):
+    params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0")
+    card = tmp_path / "dist" / "hub" / "README.md"
+    text, declared = card.read_text(encoding="utf-8"), "- name: line\n    dtype: int64\n"
+    assert text.count(declared) == 1
+    card.write_text(text.replace(declared, declared.replace("int64", "int32")), encoding="utf-8")
+    with pytest.raises(StageError, match=r"verification of \w+ failed: split \w+ has features .*int32.* instead of"):
+        publish.run(params, PUBLISH)
+    assert tags(repo_id) == {}
 
 
 def test_an_interrupted_publish_finishes_without_a_second_commit(tmp_path, monkeypatch, hub, repo_id):

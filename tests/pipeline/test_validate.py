@@ -18,6 +18,7 @@ from pipeline.rules import RULES
 from schema.pair import SCHEMA
 from schema.pair import normalize as schema_normalize
 from schema.params import ParamsError, ValidateParams, load_params
+from schema.reject import Reject
 from tests.helpers import REPO, make_params, reconstruction, stage_paths
 
 VALIDATE = stage_paths("validate")
@@ -73,6 +74,17 @@ def test_validate_batch_keeps_normalised_rows_with_flags_and_rejects_with_all_re
     assert all(reject["stage"] == "validate" for reject in rejects)
 
 
+def test_each_reject_is_a_reject_record_with_both_sides_and_its_flags():
+    _, rejects = validate.validate_batch(batch_of(ROWS), rules(empty_french="off"))
+    assert {reject["line"] for reject in rejects} == {6, 7, 8}
+    for reject in rejects:
+        assert Reject.model_validate(reject).to_json() == reject
+        assert set(reject) == {"line", "stage", "reasons", "message", "flags", "english", "french"}
+    contract = next(reject for reject in rejects if reject["line"] == 6)
+    assert contract == {"line": 6, "stage": "validate", "reasons": ["schema"], "english": ROWS[4][1], "french": None,
+                        "message": "schema: french: Input should be a valid string", "flags": []}
+
+
 def test_actions_come_from_params():
     kept, rejects = validate.validate_batch(batch_of(ROWS), rules(markup="flag", identical_sides="off"))
     flags = {row["line"]: row["flags"] for row in kept.to_pylist()}
@@ -112,7 +124,8 @@ def test_no_row_is_dropped_without_a_reason(pairs):
 
 
 MARKED_SIDE = st.none() | st.lists(
-    st.sampled_from(list("ab <>/=\"'{}%!()[]*`\x00\x7f\ufffd") + ["<br>", "<!--", "{{ x }}", "{% if %}", "![a](b)", "é"]),
+    st.sampled_from(list("ab <>/=\"'{}%!()[]*`\x00\x7f\ufffd")
+                    + ["<br>", "<!--", "{{ x }}", "{% if %}", "![a](b)", "é"]),
     max_size=20,
 ).map("".join)
 

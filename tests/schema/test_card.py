@@ -1,12 +1,25 @@
-"""Tests of schema/card.py: the features and metadata agree with `datasets` and the Hub, and templates are checked."""
+"""Tests of schema/card.py: the metadata agrees with the Hub, and templates are checked against the placeholders."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
+from pydantic import ValidationError
 
-from schema.card import (FEATURES, PLACEHOLDERS, YAML_FEATURES, CardFacts, Example, LengthStats, QualityFacts,
-                         SplitFacts, check_template, size_category)
+from schema.card import (
+    PLACEHOLDERS,
+    CardFacts,
+    CardValues,
+    Example,
+    LengthStats,
+    QualityFacts,
+    SplitFacts,
+    check_template,
+    size_category,
+)
+from schema.release import SCHEMA, YAML_FEATURES
 from tests.helpers import REPO
 
 
@@ -26,15 +39,9 @@ def facts() -> CardFacts:
     )
 
 
-def test_features_are_what_datasets_serialises():
-    import datasets
-
-    features = datasets.Features({"id": datasets.Value("string"),
-                                  "translation": datasets.Translation(languages=["en", "fr"]),
-                                  "line": datasets.Value("int64"), "flags": datasets.List(datasets.Value("string"))})
-    assert datasets.Features.from_dict(FEATURES) == features
-    assert features.to_dict() == FEATURES
-    assert datasets.DatasetInfo(features=features)._to_yaml_dict()["features"] == YAML_FEATURES
+def test_the_card_states_the_released_features_and_shows_a_released_row():
+    assert facts().front_matter()["dataset_info"]["features"] == YAML_FEATURES
+    assert list(json.loads(facts().values()["example"])) == SCHEMA.names
 
 
 def test_front_matter_is_plain_yaml_the_hub_accepts():
@@ -55,15 +62,34 @@ def test_the_repo_template_uses_only_known_placeholders_and_all_of_them():
     template = (REPO / "dataset_card.md").read_text(encoding="utf-8")
     check_template(template)
     assert set(facts().values()) == PLACEHOLDERS
+    assert {name for name in PLACEHOLDERS if f"${name}" not in template and f"${{{name}}}" not in template} == set()
 
 
-@pytest.mark.parametrize(("template", "message"), [
-    ("$unknown", "unknown placeholders unknown"),
-    ("costs 5 $", "literal dollar"),
-])
-def test_bad_templates_are_refused(template, message):
-    with pytest.raises(ValueError, match=message):
-        check_template(template)
+def test_a_template_using_every_value_renders_each_one():
+    template = "\n".join(f"{name}=${{{name}}}" for name in sorted(PLACEHOLDERS))
+    check_template(template)
+    values = facts().values()
+    assert facts().render(template) == "\n".join(f"{name}={values[name]}" for name in sorted(PLACEHOLDERS))
+
+
+def test_a_value_without_its_placeholder_or_a_placeholder_without_its_value_is_refused():
+    values = facts().values()
+    with pytest.raises(ValidationError, match="course_url"):
+        CardValues(**{name: value for name, value in values.items() if name != "course_url"})
+    with pytest.raises(ValidationError, match="citation"):
+        CardValues(**values, citation="...")
+
+
+def test_an_unknown_placeholder_is_refused_with_the_valid_ones():
+    with pytest.raises(ValueError) as failure:
+        check_template("$version and $unknown")
+    assert str(failure.value) == f"unknown placeholders unknown; valid: {', '.join(sorted(PLACEHOLDERS))}"
+    assert "front_matter" in str(failure.value) and "course_repo_url" in str(failure.value)
+
+
+def test_a_lone_dollar_is_refused():
+    with pytest.raises(ValueError, match="literal dollar"):
+        check_template("costs 5 $")
 
 
 @pytest.mark.parametrize(("rows", "category"), [
