@@ -1,4 +1,5 @@
-# The two commands a maintainer needs: `make repro` (the release pipeline) and `make test` (the test suite).
+# The two commands a maintainer needs: `make repro` (the release pipeline) and `make test` (lint, format check and
+# the test suite).
 # Both create .venv and install the project on first use; later runs skip the install unless pyproject.toml changed.
 
 PYTHON ?= python3
@@ -12,6 +13,8 @@ repro: $(INSTALLED) bytecode
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
 
 test: $(INSTALLED) bytecode
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest $(PYTEST_ARGS)
 
 bench: $(INSTALLED) bytecode

@@ -50,7 +50,9 @@ def main(source: str, target: str) -> int:
     Path(target).mkdir(parents=True, exist_ok=True)
     for name, split in splits.items():
         split.to_parquet(str(Path(target) / f"{name}.parquet"))
-    print(f"baseline: {len(table):,} rows written to {target} ({', '.join(f'{n} {len(s):,}' for n, s in splits.items())})")
+    print(
+        f"baseline: {len(table):,} rows written to {target} ({', '.join(f'{n} {len(s):,}' for n, s in splits.items())})"
+    )
     return 0
 
 

@@ -57,8 +57,10 @@ def _vary(pairs: list[tuple[list[str], list[str]]], index: int, rng: random.Rand
         if len(other_english) == len(other_french):
             english, french = english + other_english[:1], french + other_french[:1]
     clause_english, clause_french = _CLAUSES[index % len(_CLAUSES)]
-    return (" ".join(english) + " " + clause_english.format(n=index),
-            " ".join(french) + " " + clause_french.format(n=index))
+    return (
+        " ".join(english) + " " + clause_english.format(n=index),
+        " ".join(french) + " " + clause_french.format(n=index),
+    )
 
 
 def generate(source: Path, target: Path, rows: int, seed: int = 0) -> Counter[str]:

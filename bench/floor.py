@@ -18,7 +18,9 @@ def main(source: str, target: str) -> int:
         # 1 MiB blocks, as the ingest stage reads, keep memory flat in the file size.
         read_options=pacsv.ReadOptions(block_size=1 << 20),
         # Records with a wrong field count are dropped: the floor reads, it does not account for damage.
-        parse_options=pacsv.ParseOptions(delimiter=";", newlines_in_values=True, invalid_row_handler=lambda row: "skip"),
+        parse_options=pacsv.ParseOptions(
+            delimiter=";", newlines_in_values=True, invalid_row_handler=lambda row: "skip"
+        ),
         convert_options=pacsv.ConvertOptions(column_types={"English": pa.string(), "French": pa.string()}),
     )
     rows = 0

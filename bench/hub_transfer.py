@@ -63,12 +63,23 @@ def main() -> int:
     token = secrets.token_hex(16)
     server = subprocess.Popen(
         [sys.executable, "-m", "localhub", "--data-dir", str(work / "hub"), "--port", "0"],
-        cwd=REPO, env={**os.environ, "LOCALHUB_TOKEN": token, "LOCALHUB_USER": "bench"},
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        cwd=REPO,
+        env={**os.environ, "LOCALHUB_TOKEN": token, "LOCALHUB_USER": "bench"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         endpoint = server.stdout.readline().split()[2]
-        os.environ.update({"HF_ENDPOINT": endpoint, "HF_HOME": str(work / "hf-home"), "HF_TOKEN": token,
-                           "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"})
+        os.environ.update(
+            {
+                "HF_ENDPOINT": endpoint,
+                "HF_HOME": str(work / "hf-home"),
+                "HF_TOKEN": token,
+                "HF_HUB_DISABLE_TELEMETRY": "1",
+                "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            }
+        )
         import httpx2
         from huggingface_hub import HfApi, hf_hub_download
 
@@ -84,11 +95,26 @@ def main() -> int:
             action()
             rows.append((name, time.perf_counter() - started, before, rss_mib(server.pid, "VmHWM")))
 
-        step("upload (xet)", lambda: api.upload_file(path_or_fileobj=str(payload), path_in_repo="data/payload.bin",
-                                                     repo_id="bench/transfer", repo_type="dataset"))
+        step(
+            "upload (xet)",
+            lambda: api.upload_file(
+                path_or_fileobj=str(payload),
+                path_in_repo="data/payload.bin",
+                repo_id="bench/transfer",
+                repo_type="dataset",
+            ),
+        )
         downloaded = {}
-        step("download (xet)", lambda: downloaded.update(path=Path(hf_hub_download(
-            "bench/transfer", "data/payload.bin", repo_type="dataset", local_dir=work / "download"))))
+        step(
+            "download (xet)",
+            lambda: downloaded.update(
+                path=Path(
+                    hf_hub_download(
+                        "bench/transfer", "data/payload.bin", repo_type="dataset", local_dir=work / "download"
+                    )
+                )
+            ),
+        )
         plain = work / "plain.bin"
 
         def http_get() -> None:
@@ -110,8 +136,10 @@ def main() -> int:
     print(f"{'step':<16} {'wall s':>8} {'MiB/s':>8} {'server RSS before MiB':>22} {'server peak RSS MiB':>20}")
     for name, seconds, before, peak in rows:
         print(f"{name:<16} {seconds:>8.1f} {args.mib / seconds:>8.0f} {before:>22.0f} {peak:>20.0f}")
-    print(f"mib={args.mib} upload_s={rows[0][1]:.1f} download_s={rows[1][1]:.1f} http_s={rows[2][1]:.1f} "
-          f"server_peak_rss_mb={max(row[3] for row in rows):.0f}")
+    print(
+        f"mib={args.mib} upload_s={rows[0][1]:.1f} download_s={rows[1][1]:.1f} http_s={rows[2][1]:.1f} "
+        f"server_peak_rss_mb={max(row[3] for row in rows):.0f}"
+    )
     return 0
 
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import shlex
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-
 from corpus import generate
 
 BENCH = Path(__file__).resolve().parent
@@ -90,15 +89,17 @@ def measure(name: str, argv: list[str], cwd: Path, env: dict[str, str], logs: Pa
 def child_env(workdir: Path) -> dict[str, str]:
     """The stages import the repo's packages, and `datasets` keeps its caches inside the work directory."""
     env = dict(os.environ)
-    env.update({
-        "PYTHONPATH": str(REPO),
-        "HF_HOME": str(workdir / "hf-home"),
-        "HF_DATASETS_CACHE": str(workdir / "hf-datasets"),
-        "HF_HUB_OFFLINE": "1",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-    })
+    env.update(
+        {
+            "PYTHONPATH": str(REPO),
+            "HF_HOME": str(workdir / "hf-home"),
+            "HF_DATASETS_CACHE": str(workdir / "hf-datasets"),
+            "HF_HUB_OFFLINE": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+        }
+    )
     return env
 
 
@@ -123,8 +124,12 @@ def dvc_project(workdir: Path, corpus: Path) -> Path:
     # The repo's settings (the cache's link type among them), in a project that is not a git repository.
     shutil.copy2(REPO / ".dvc" / "config", project / ".dvc" / "config")
     subprocess.run([sys.executable, "-m", "dvc", "config", "core.no_scm", "true"], cwd=project, check=True)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "pipeline", "schema", "localhub"], cwd=project,
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "pipeline", "schema", "localhub"],
+        cwd=project,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     write_params(project, corpus)
     return project
 
@@ -175,20 +180,36 @@ def run_round(corpus: Path, workdir: Path, project: Path, baseline_max_rows: int
         shutil.rmtree(workdir / output, ignore_errors=True)
     (workdir / "floor.parquet").unlink(missing_ok=True)
     print("floor: Arrow CSV → zstd parquet")
-    steps = [measure("floor", [python, str(BENCH / "floor.py"), str(corpus), str(workdir / "floor.parquet")], workdir,
-                     env, logs)]
+    steps = [
+        measure(
+            "floor", [python, str(BENCH / "floor.py"), str(corpus), str(workdir / "floor.parquet")], workdir, env, logs
+        )
+    ]
     if rows <= baseline_max_rows:
         print("baseline: pandas + per-row Pydantic + datasets train_test_split")
         try:
-            steps.append(measure("baseline", [python, str(BENCH / "baseline.py"), str(corpus), str(workdir / "baseline")],
-                                 workdir, env, logs))
+            steps.append(
+                measure(
+                    "baseline",
+                    [python, str(BENCH / "baseline.py"), str(corpus), str(workdir / "baseline")],
+                    workdir,
+                    env,
+                    logs,
+                )
+            )
         except StepFailed as exc:
             # A baseline killed for lack of memory is a result, not a reason to drop the pipeline's figures.
             print(f"  {exc}")
             steps.append(Step("baseline", math.nan, note="failed: see the message above"))
     else:
-        steps.append(Step("baseline", math.nan, note=f"skipped: needs ~{rows / 1e6 * BASELINE_GB_PER_MILLION:,.1f} GB "
-                          f"({BASELINE_GB_PER_MILLION} GB per 1M rows) above --baseline-max-rows {baseline_max_rows:,}"))
+        steps.append(
+            Step(
+                "baseline",
+                math.nan,
+                note=f"skipped: needs ~{rows / 1e6 * BASELINE_GB_PER_MILLION:,.1f} GB "
+                f"({BASELINE_GB_PER_MILLION} GB per 1M rows) above --baseline-max-rows {baseline_max_rows:,}",
+            )
+        )
         print(f"baseline: {steps[-1].note}")
     clear_outputs(project)
     for stage, command in stage_commands(project).items():
@@ -203,8 +224,11 @@ def run_round(corpus: Path, workdir: Path, project: Path, baseline_max_rows: int
 def medians(rounds: list[list[Step]]) -> list[Step]:
     """Each step's median wall time, CPU time and peak over the rounds (the rounds run the same steps in order)."""
     return [
-        Step(same[0].name, *(statistics.median(getattr(step, field) for step in same)
-                             for field in ("wall_s", "cpu_s", "peak_mib")), same[0].note)
+        Step(
+            same[0].name,
+            *(statistics.median(getattr(step, field) for step in same) for field in ("wall_s", "cpu_s", "peak_mib")),
+            same[0].note,
+        )
         for same in zip(*rounds, strict=True)
     ]
 
@@ -216,8 +240,14 @@ def bench(rows: int, workdir: Path, baseline_max_rows: int, repeat: int = 1) -> 
     print(f"generate: {rows:,} records into {corpus}")
     started = time.perf_counter()
     kinds = generate(RECONSTRUCTION, corpus, rows)
-    steps = [Step("generate", time.perf_counter() - started,
-                  note=f"{corpus.stat().st_size / 2**20:,.0f} MiB; " + ", ".join(f"{n} {k:,}" for n, k in sorted(kinds.items())))]
+    steps = [
+        Step(
+            "generate",
+            time.perf_counter() - started,
+            note=f"{corpus.stat().st_size / 2**20:,.0f} MiB; "
+            + ", ".join(f"{n} {k:,}" for n, k in sorted(kinds.items())),
+        )
+    ]
     print(f"  {steps[0].note}")
 
     project = dvc_project(workdir, corpus)
@@ -232,36 +262,56 @@ def bench(rows: int, workdir: Path, baseline_max_rows: int, repeat: int = 1) -> 
     # Sums of medians, not the median of sums: each step's figure is the one the table shows.
     stages_s = sum(step.wall_s for step in stages)
     peak = max(step.peak_mib for step in stages)
-    steps.append(Step("stages", stages_s, sum(step.cpu_s for step in stages), peak,
-                      note="sum of " + " + ".join(step.name for step in stages) + " run one by one; peak is the "
-                      "largest stage's"))
-    pipeline.note = (f"dvc repro build, empty cache: the stages plus {pipeline.wall_s - stages_s:.1f} s of DVC "
-                     "(hashing and caching every output, writing dvc.lock)")
+    steps.append(
+        Step(
+            "stages",
+            stages_s,
+            sum(step.cpu_s for step in stages),
+            peak,
+            note="sum of " + " + ".join(step.name for step in stages) + " run one by one; peak is the largest stage's",
+        )
+    )
+    pipeline.note = (
+        f"dvc repro build, empty cache: the stages plus {pipeline.wall_s - stages_s:.1f} s of DVC "
+        "(hashing and caching every output, writing dvc.lock)"
+    )
     steps.append(pipeline)
     pipeline_s, peak = pipeline.wall_s, max(peak, pipeline.peak_mib)
     print()
     if repeat > 1:
         print(f"medians of {repeat} rounds")
     print(table(steps, rows))
-    print(f"rows={rows} pipeline_s={pipeline_s:.2f} floor_s={floor.wall_s:.2f} baseline_s={baseline.wall_s:.2f} "
-          f"ratio_floor={pipeline_s / floor.wall_s:.2f} speedup_baseline={baseline.wall_s / pipeline_s:.2f} "
-          f"peak_rss_mb={peak:.1f}")
+    print(
+        f"rows={rows} pipeline_s={pipeline_s:.2f} floor_s={floor.wall_s:.2f} baseline_s={baseline.wall_s:.2f} "
+        f"ratio_floor={pipeline_s / floor.wall_s:.2f} speedup_baseline={baseline.wall_s / pipeline_s:.2f} "
+        f"peak_rss_mb={peak:.1f}"
+    )
     return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, required=True, help="records in the generated corpus")
-    parser.add_argument("--workdir", type=Path,
-                        help="where the corpus and every output go (default: a temporary directory, removed at the end "
-                        "unless --keep); a directory given here is kept")
-    parser.add_argument("--baseline-max-rows", type=int,
-                        default=int(BASELINE_MAX_GB / BASELINE_GB_PER_MILLION * 1e6 // 1e6 * 1e6),
-                        help="skip the baseline above this many rows, as it holds everything in memory "
-                        f"(~{BASELINE_GB_PER_MILLION} GB per 1M rows; default keeps it under ~{BASELINE_MAX_GB} GB)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="run the floor, the baseline and the stages this many times, in rounds, and report each "
-                        "step's median (this machine's speed drifts by some 15 %% between runs)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="where the corpus and every output go (default: a temporary directory, removed at the end "
+        "unless --keep); a directory given here is kept",
+    )
+    parser.add_argument(
+        "--baseline-max-rows",
+        type=int,
+        default=int(BASELINE_MAX_GB / BASELINE_GB_PER_MILLION * 1e6 // 1e6 * 1e6),
+        help="skip the baseline above this many rows, as it holds everything in memory "
+        f"(~{BASELINE_GB_PER_MILLION} GB per 1M rows; default keeps it under ~{BASELINE_MAX_GB} GB)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the floor, the baseline and the stages this many times, in rounds, and report each "
+        "step's median (this machine's speed drifts by some 15 %% between runs)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
     args = parser.parse_args()
     if args.rows < 1:
@@ -269,8 +319,10 @@ def main() -> int:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if not RECONSTRUCTION.is_file():
-        print(f"bench: the reconstruction is not at {RECONSTRUCTION}; it is the source of the generated rows",
-              file=sys.stderr)
+        print(
+            f"bench: the reconstruction is not at {RECONSTRUCTION}; it is the source of the generated rows",
+            file=sys.stderr,
+        )
         return 1
     workdir = args.workdir.resolve() if args.workdir else Path(tempfile.mkdtemp(prefix="bench-"))
     workdir.mkdir(parents=True, exist_ok=True)

@@ -19,10 +19,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, required=True, help="where the git repositories are kept")
     parser.add_argument("--host", default="127.0.0.1", help="IPv4 loopback address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8123, help="port to bind; 0 picks a free one (default 8123)")
-    parser.add_argument("--max-commit-mib", type=int, default=Limits.commit_bytes // MIB,
-                        help=f"largest commit request in MiB (default {Limits.commit_bytes // MIB})")
-    parser.add_argument("--socket-timeout", type=float, default=Limits.socket_timeout_seconds,
-                        help=f"seconds before an idle connection is closed (default {Limits.socket_timeout_seconds:g})")
+    parser.add_argument(
+        "--max-commit-mib",
+        type=int,
+        default=Limits.commit_bytes // MIB,
+        help=f"largest commit request in MiB (default {Limits.commit_bytes // MIB})",
+    )
+    parser.add_argument(
+        "--socket-timeout",
+        type=float,
+        default=Limits.socket_timeout_seconds,
+        help=f"seconds before an idle connection is closed (default {Limits.socket_timeout_seconds:g})",
+    )
     args = parser.parse_args(argv)
     limits = Limits(commit_bytes=args.max_commit_mib * MIB, socket_timeout_seconds=args.socket_timeout)
 
@@ -30,8 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     secret = os.environ.get("LOCALHUB_TOKEN", "")
     user = os.environ.get("LOCALHUB_USER", "maintainer")
     if secret and not secret.strip():
-        print("localhub: LOCALHUB_TOKEN is blank; set it to a secret (openssl rand -hex 16) or unset it for a "
-              "read-only server", file=sys.stderr)
+        print(
+            "localhub: LOCALHUB_TOKEN is blank; set it to a secret (openssl rand -hex 16) or unset it for a "
+            "read-only server",
+            file=sys.stderr,
+        )
         return 2
     tokens = {secret: Token(user=user, write=True)} if secret else {}
 

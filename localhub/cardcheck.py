@@ -27,8 +27,10 @@ class _CardLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise CardError(f"YAML aliases are not allowed in card metadata (alias *{event.anchor} at line "
-                            f"{event.start_mark.line + 1})")
+            raise CardError(
+                f"YAML aliases are not allowed in card metadata (alias *{event.anchor} at line "
+                f"{event.start_mark.line + 1})"
+            )
         self._depth = getattr(self, "_depth", 0) + 1
         try:
             if self._depth > Limits.nesting_depth:
@@ -65,8 +67,11 @@ def validate(content: str, repo_type: str = "model") -> tuple[list[str], list[st
     errors: list[str] = []
     errors += _check_vocabulary(meta, "license", LICENSES, "a Hub licence id")
     errors += _check_strings(meta, "language")
-    errors += [f'"language" value {v!r} is not a language code' for v in _strings(meta.get("language"))
-               if not _LANGUAGE.fullmatch(v)]
+    errors += [
+        f'"language" value {v!r} is not a language code'
+        for v in _strings(meta.get("language"))
+        if not _LANGUAGE.fullmatch(v)
+    ]
     if repo_type == "dataset":
         errors += _check_vocabulary(meta, "task_categories", TASK_CATEGORIES, "a Hub task category")
         errors += _check_vocabulary(meta, "size_categories", SIZE_CATEGORIES, "a Hub size category")
@@ -118,7 +123,7 @@ def _check_configs(configs: Any) -> list[str]:
         if not isinstance(name, str) or not name:
             errors.append(f'{where} needs a string "config_name"')
         elif name in seen:
-            errors.append(f'{where}: duplicate config_name {name!r}')
+            errors.append(f"{where}: duplicate config_name {name!r}")
         seen.add(name)
         defaults += config.get("default") is True
         if "default" in config and not isinstance(config["default"], bool):

@@ -6,8 +6,15 @@ from __future__ import annotations
 class HubError(Exception):
     """An error answered as JSON `{"error": message}` with `X-Error-Code` / `X-Error-Message` headers."""
 
-    def __init__(self, status: int, message: str, code: str | None = None, *, extra: dict | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        *,
+        extra: dict | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message

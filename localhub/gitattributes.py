@@ -9,9 +9,39 @@ from functools import lru_cache
 # The file the Hub commits in a new repo: the binary and archive formats, and for datasets the audio, image and
 # video formats too, are routed to LFS (and so to Xet) rather than stored as git blobs.
 _COMMON = (
-    "7z", "arrow", "bin", "bz2", "ckpt", "ftz", "gz", "h5", "joblib", "lz4", "mds", "mlmodel", "model", "msgpack",
-    "npy", "npz", "onnx", "ot", "parquet", "pb", "pickle", "pkl", "pt", "pth", "rar", "safetensors", "tar",
-    "tflite", "tgz", "wasm", "xz", "zip", "zst",
+    "7z",
+    "arrow",
+    "bin",
+    "bz2",
+    "ckpt",
+    "ftz",
+    "gz",
+    "h5",
+    "joblib",
+    "lz4",
+    "mds",
+    "mlmodel",
+    "model",
+    "msgpack",
+    "npy",
+    "npz",
+    "onnx",
+    "ot",
+    "parquet",
+    "pb",
+    "pickle",
+    "pkl",
+    "pt",
+    "pth",
+    "rar",
+    "safetensors",
+    "tar",
+    "tflite",
+    "tgz",
+    "wasm",
+    "xz",
+    "zip",
+    "zst",
 )
 _COMMON_PATTERNS = ("*.lfs.*", "saved_model/**/*", "*.tar.*", "*tfevents*")
 _MEDIA = {
@@ -56,8 +86,10 @@ def _rules(text: str) -> tuple[tuple[re.Pattern[str], bool, bool], ...]:
 def _compile(pattern: str) -> re.Pattern[str]:
     # `**/` matches any number of leading folders, as in git; fnmatch alone would demand at least one.
     parts = pattern.split("**/")
-    return re.compile("(?:.*/)?".join(fnmatch.translate(part).removeprefix("(?s:").removesuffix(")\\Z")
-                                      for part in parts) + r"\Z", re.DOTALL)
+    return re.compile(
+        "(?:.*/)?".join(fnmatch.translate(part).removeprefix("(?s:").removesuffix(")\\Z") for part in parts) + r"\Z",
+        re.DOTALL,
+    )
 
 
 def routes_to_lfs(gitattributes: str, path: str) -> bool:

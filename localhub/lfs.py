@@ -1,4 +1,4 @@
-"""Git LFS: the pointer files git stores in place of large content, and the content-addressed object store behind them."""
+"""Git LFS: the pointer files git stores in place of large content, and the checked object store behind them."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ MAX_POINTER_SIZE = 1024
 READ_CHUNK = 1024 * 1024
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_POINTER = re.compile(rb"version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\nsize (0|[1-9][0-9]*)\n")
+_POINTER = re.compile(
+    rb"version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\nsize (0|[1-9][0-9]*)\n"
+)
 
 
 class ObjectError(ValueError):

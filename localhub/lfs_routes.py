@@ -51,15 +51,23 @@ class LfsRoutes:
         for item in objects:
             oid, size = (item.get("oid"), item.get("size")) if isinstance(item, dict) else (None, None)
             if not isinstance(oid, str) or not lfs.is_sha256(oid) or not isinstance(size, int) or size < 0:
-                answer.append({"oid": str(oid), "size": size if isinstance(size, int) else 0,
-                               "error": {"code": 422, "message": "an object needs a sha256 oid and a size"}})
+                answer.append(
+                    {
+                        "oid": str(oid),
+                        "size": size if isinstance(size, int) else 0,
+                        "error": {"code": 422, "message": "an object needs a sha256 oid and a size"},
+                    }
+                )
                 continue
             found = {"oid": oid, "size": size, "authenticated": True}
             if not repo.lfs_content(lfs.Pointer(oid, size)):
                 found["actions"] = self._lfs_actions(repo_type, repo_id, oid, size, multipart)
             answer.append(found)
-        transfer = "multipart" if any("chunk_size" in o.get("actions", {}).get("upload", {}).get("header", {})
-                                      for o in answer) else "basic"
+        transfer = (
+            "multipart"
+            if any("chunk_size" in o.get("actions", {}).get("upload", {}).get("header", {}) for o in answer)
+            else "basic"
+        )
         payload = {"transfer": transfer, "objects": answer, "hash_algo": "sha256"}
         self._send(200, json.dumps(payload).encode(), LFS_CONTENT_TYPE)
 
@@ -67,7 +75,8 @@ class LfsRoutes:
         path = f"/lfs-transfer/{repo_type}/{repo_id}/{oid}/{size}"
 
         def signed(operation: str) -> str:
-            return f"{self._base_url()}{quote(path)}?op={operation}&{self.server.signer.sign_url(path, operation, TRANSFER_TTL)}"
+            signature = self.server.signer.sign_url(path, operation, TRANSFER_TTL)
+            return f"{self._base_url()}{quote(path)}?op={operation}&{signature}"
 
         if multipart and size > PART_BYTES:
             parts = {str(n): signed(f"part-{n}") for n in range(1, math.ceil(size / PART_BYTES) + 1)}
@@ -94,8 +103,12 @@ class LfsRoutes:
         repo_type, namespace, name, oid, size_text = seg
         operation = self._query.get("op", [""])[-1]
         try:
-            self.server.signer.check_url(f"/lfs-transfer/{'/'.join(seg)}", operation,
-                                         self._query.get("expires", [""])[-1], self._query.get("signature", [""])[-1])
+            self.server.signer.check_url(
+                f"/lfs-transfer/{'/'.join(seg)}",
+                operation,
+                self._query.get("expires", [""])[-1],
+                self._query.get("signature", [""])[-1],
+            )
         except GrantError as exc:
             raise errors.forbidden(f"This upload URL is not valid: {exc}; ask the batch API for a new one") from None
         repo = self.server.store.open(repo_type, f"{namespace}/{name}")
@@ -128,8 +141,12 @@ class LfsRoutes:
             raise errors.bad_request(f"Completing {oid} needs its oid and the etags of all {expected} parts")
         for number, part in enumerate(parts, start=1):
             stored = folder / f"{number}.etag"
-            if (not isinstance(part, dict) or part.get("partNumber") != number or not stored.is_file()
-                    or str(part.get("etag", "")).strip('"') != stored.read_text()):
+            if (
+                not isinstance(part, dict)
+                or part.get("partNumber") != number
+                or not stored.is_file()
+                or str(part.get("etag", "")).strip('"') != stored.read_text()
+            ):
                 raise errors.bad_request(f"Part {number} of {oid} was not uploaded, or its etag differs")
         repo.objects.put(oid, size, _concatenated(folder, expected))
         shutil.rmtree(folder, ignore_errors=True)

@@ -8,7 +8,12 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     if not header or not header.startswith("bytes=") or "," in header:
         return None
     first, sep, last = header.removeprefix("bytes=").strip().partition("-")
-    if not sep or not (first.isdigit() or last.isdigit()) or (first and not first.isdigit()) or (last and not last.isdigit()):
+    if (
+        not sep
+        or not (first.isdigit() or last.isdigit())
+        or (first and not first.isdigit())
+        or (last and not last.isdigit())
+    ):
         return None
     if not first:
         length = int(last)

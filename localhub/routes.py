@@ -211,7 +211,7 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         return json.loads(data)
 
     def _base_url(self) -> str:
-        host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
         return f"http://{host}"
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
@@ -250,8 +250,13 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         if seg[:1] != ["spaces"] and len(rest) >= 5 and rest[2] == "resolve" and method in ("GET", "HEAD"):
             self._resolve(prefix_type, f"{rest[0]}/{rest[1]}", rest[3], "/".join(rest[4:]))
             return
-        if (seg[:1] != ["spaces"] and method == "POST" and len(rest) == 6 and rest[1].endswith(".git")
-                and rest[2:5] == ["info", "lfs", "objects"]):
+        if (
+            seg[:1] != ["spaces"]
+            and method == "POST"
+            and len(rest) == 6
+            and rest[1].endswith(".git")
+            and rest[2:5] == ["info", "lfs", "objects"]
+        ):
             self._route_lfs_batch(prefix_type, f"{rest[0]}/{rest[1].removesuffix('.git')}", rest[5])
             return
         raise HubError(404, "Not found")
@@ -313,7 +318,9 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         if self._caller is None:
             raise errors.unauthenticated()
         if not self._caller.write:
-            raise errors.forbidden(f"Your token ({self._caller.user}) has read access only; writing needs a write token")
+            raise errors.forbidden(
+                f"Your token ({self._caller.user}) has read access only; writing needs a write token"
+            )
         return self._caller
 
     def _resolve_rev(self, repo: storage.Repo, rev: str) -> str:
@@ -336,10 +343,17 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
             raise errors.unauthenticated("Authorization header is required")
         user = self._caller.user
         role = "write" if self._caller.write else "read"
-        self._send_json({
-            "type": "user", "id": user, "name": user, "fullname": user, "email": None, "orgs": [],
-            "auth": {"type": "access_token", "accessToken": {"displayName": "localhub", "role": role}},
-        })
+        self._send_json(
+            {
+                "type": "user",
+                "id": user,
+                "name": user,
+                "fullname": user,
+                "email": None,
+                "orgs": [],
+                "auth": {"type": "access_token", "accessToken": {"displayName": "localhub", "role": role}},
+            }
+        )
 
     def _create_repo(self) -> None:
         caller = self._require_writer()
@@ -349,8 +363,10 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
             raise errors.bad_request(f"Repo type {repo_type!r} is not supported; use 'dataset' or 'model'")
         namespace = _text(body, "organization", required=False) or caller.user
         if namespace != caller.user:
-            raise errors.forbidden(f"You ({caller.user}) cannot create repos in the namespace {namespace!r}: "
-                                   "this server has no organisations, so a token writes only in its own namespace")
+            raise errors.forbidden(
+                f"You ({caller.user}) cannot create repos in the namespace {namespace!r}: "
+                "this server has no organisations, so a token writes only in its own namespace"
+            )
         repo_id = f"{namespace}/{_text(body, 'name')}"
         visibility = _text(body, "visibility", required=False)
         if visibility not in (None, "private", "public"):
@@ -377,8 +393,10 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         content, repo_type = _text(body, "content"), _text(body, "repoType", required=False) or "model"
         found, warnings = cardcheck.validate(content, repo_type)
         limit = self.server.limits.message_chars
-        payload = {"errors": [{"message": _bounded(m, limit)} for m in found],
-                   "warnings": [{"message": _bounded(m, limit)} for m in warnings]}
+        payload = {
+            "errors": [{"message": _bounded(m, limit)} for m in found],
+            "warnings": [{"message": _bounded(m, limit)} for m in warnings],
+        }
         self._send_json(payload, 400 if found else 200)
 
     def _update_settings(self, repo_type: str, repo_id: str) -> None:
@@ -412,11 +430,23 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
             if all(term in repo.repo_id.lower() for term in terms):
                 found.append(repo)
         found.sort(key=lambda r: r.meta["createdAt"], reverse=True)
-        self._send_json([
-            {"_id": r.repo_id, "id": r.repo_id, "author": r.repo_id.split("/")[0], "private": r.private,
-             "gated": False, "disabled": False, "createdAt": r.created_at, "downloads": 0, "likes": 0, "tags": []}
-            for r in found[:limit]
-        ])
+        self._send_json(
+            [
+                {
+                    "_id": r.repo_id,
+                    "id": r.repo_id,
+                    "author": r.repo_id.split("/")[0],
+                    "private": r.private,
+                    "gated": False,
+                    "disabled": False,
+                    "createdAt": r.created_at,
+                    "downloads": 0,
+                    "likes": 0,
+                    "tags": [],
+                }
+                for r in found[:limit]
+            ]
+        )
 
     def _repo_info(self, repo_type: str, repo_id: str, rev: str | None) -> None:
         repo = self._repo(repo_type, repo_id)
@@ -425,10 +455,19 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         files = [e for e in repo.list_tree(sha, recursive=True) if e.type == "file"]
         siblings = [{"rfilename": e.path, **(_blob_json(e) if with_blobs else {})} for e in files]
         info = {
-            "_id": repo_id, "id": repo_id, "author": repo_id.split("/")[0], "sha": sha,
-            "private": repo.private, "gated": False, "disabled": False,
-            "lastModified": repo.commit_date(sha), "createdAt": repo.created_at,
-            "downloads": 0, "likes": 0, "tags": [], "siblings": siblings,
+            "_id": repo_id,
+            "id": repo_id,
+            "author": repo_id.split("/")[0],
+            "sha": sha,
+            "private": repo.private,
+            "gated": False,
+            "disabled": False,
+            "lastModified": repo.commit_date(sha),
+            "createdAt": repo.created_at,
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+            "siblings": siblings,
         }
         if repo_type == "model":
             info["modelId"] = repo_id
@@ -488,7 +527,9 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
     def _refs(self, repo_type: str, repo_id: str) -> None:
         repo = self._repo(repo_type, repo_id)
         branches, tags = repo.refs()
-        self._send_json({"branches": _refs_json(branches), "tags": _refs_json(tags), "converts": [], "pullRequests": []})
+        self._send_json(
+            {"branches": _refs_json(branches), "tags": _refs_json(tags), "converts": [], "pullRequests": []}
+        )
 
     def _commits(self, repo_type: str, repo_id: str, rev: str) -> None:
         repo = self._repo(repo_type, repo_id)
@@ -514,15 +555,18 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         if entry.lfs is not None:
             # As the Hub: LFS content is known by its sha256, and Xet-backed content says where to get a read token,
             # which sends clients with hf_xet to the CAS while plain HTTP clients read the bytes below.
-            headers.update({"ETag": f'"{entry.lfs.oid}"', "X-Linked-Etag": f'"{entry.lfs.oid}"',
-                            "X-Linked-Size": str(entry.size)})
+            headers.update(
+                {"ETag": f'"{entry.lfs.oid}"', "X-Linked-Etag": f'"{entry.lfs.oid}"', "X-Linked-Size": str(entry.size)}
+            )
             if entry.lfs.xet_hash:
                 token_url = f"{self._api_url(repo_type, repo_id)}/xet-read-token/{sha}"
                 headers.update({"X-Xet-Hash": entry.lfs.xet_hash, "Link": f'<{token_url}>; rel="xet-auth"'})
         start, end, status = 0, entry.size - 1, 200
         requested = parse_range(self.headers.get("Range"), entry.size)
         if requested == "unsatisfiable":
-            raise HubError(416, "Requested range not satisfiable", headers={**headers, "Content-Range": f"bytes */{entry.size}"})
+            raise HubError(
+                416, "Requested range not satisfiable", headers={**headers, "Content-Range": f"bytes */{entry.size}"}
+            )
         if requested is not None:
             start, end = requested
             status = 206
@@ -557,8 +601,14 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
             known = current.get(path)
             # For LFS files the client compares the oid with the content's sha256, as on the Hub.
             oid = (known.lfs.oid if known.lfs else known.oid) if known else None
-            answer.append({"path": path, "uploadMode": lfs.upload_mode(attributes, path, size, sample),
-                           "shouldIgnore": False, "oid": oid})
+            answer.append(
+                {
+                    "path": path,
+                    "uploadMode": lfs.upload_mode(attributes, path, size, sample),
+                    "shouldIgnore": False,
+                    "oid": oid,
+                }
+            )
         self._send_json({"files": answer, "commitOid": sha})
 
     def _commit(self, repo_type: str, repo_id: str, branch: str) -> None:
@@ -569,8 +619,11 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
             raise errors.revision_not_found(branch)
         limit = self.server.limits.commit_bytes
         if self._chunked or self._remaining > limit:
-            raise HubError(413, f"A commit request is limited to {limit} bytes with a Content-Length; "
-                                "send large files through LFS (the preupload answer says which)")
+            raise HubError(
+                413,
+                f"A commit request is limited to {limit} bytes with a Content-Length; "
+                "send large files through LFS (the preupload answer says which)",
+            )
         header, planned = None, []
         with repo.blob_writer() as blobs:
             for kind, payload in self._commit_lines():
@@ -612,17 +665,22 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
             author=self._caller.user,
             parent_commit=parent,
         )
-        self._send_json({
-            "success": True, "commitOid": sha,
-            "commitUrl": f"{self._repo_url(repo_type, repo_id)}/commit/{sha}",
-            "pullRequestUrl": None, "hookOutput": "",
-        })
+        self._send_json(
+            {
+                "success": True,
+                "commitOid": sha,
+                "commitUrl": f"{self._repo_url(repo_type, repo_id)}/commit/{sha}",
+                "pullRequestUrl": None,
+                "hookOutput": "",
+            }
+        )
 
     def _require_lfs_content(self, repo: storage.Repo, path: str, pointer: lfs.Pointer) -> None:
         if not repo.lfs_content(pointer):
             raise errors.bad_request(
                 f"{path}: no uploaded content with sha256 {pointer.oid} and {pointer.size} bytes in {repo.repo_id}; "
-                "upload it through Xet or git-lfs (as the preupload answer says) before committing")
+                "upload it through Xet or git-lfs (as the preupload answer says) before committing"
+            )
 
     def _commit_lines(self) -> Iterator[tuple[str, dict]]:
         """(kind, value) of each NDJSON line, read one at a time: a file arrives as one long line, and holding the
@@ -632,18 +690,19 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
             if not line.strip():
                 continue
             item = self._json(line)
-            if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not isinstance(
-                    item.get("value"), dict):
-                raise errors.bad_request("Each commit line must be an object with a string 'key' and an object "
-                                         "'value'")
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("key"), str)
+                or not isinstance(item.get("value"), dict)
+            ):
+                raise errors.bad_request("Each commit line must be an object with a string 'key' and an object 'value'")
             yield item["key"], item["value"]
 
     def _create_tag(self, repo_type: str, repo_id: str, rev: str) -> None:
         repo = self._repo(repo_type, repo_id, write=True)
         body = self._json_body()
         sha = self._resolve_rev(repo, rev or storage.DEFAULT_BRANCH)
-        repo.create_tag(_text(body, "tag"), sha, message=_text(body, "message", required=False),
-                        user=self._caller.user)
+        repo.create_tag(_text(body, "tag"), sha, message=_text(body, "message", required=False), user=self._caller.user)
         self._send_json({})
 
     def _delete_tag(self, repo_type: str, repo_id: str, tag: str) -> None:
@@ -666,15 +725,18 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
     # Xet
 
     def _xet_token(self, repo_type: str, repo_id: str, scope: str, rev: str) -> None:
-        """A CAS token scoped to reading or writing this one repo; huggingface_hub reads the headers, hf_xet the JSON."""
+        """A CAS token scoped to reading or writing this one repo: huggingface_hub reads the headers, hf_xet the
+        JSON."""
         repo = self._repo(repo_type, repo_id, write=scope == "write")
         # `None` is what huggingface_hub sends when it does not know the revision yet (a pull request).
         if rev and rev != "None":
             self._resolve_rev(repo, rev)
         token, expires = self.server.signer.issue(scope, f"{repo_type}/{repo_id}", XET_TOKEN_TTL)
         cas_url = f"{self._base_url()}/cas"
-        self._send_json({"accessToken": token, "exp": expires, "casUrl": cas_url}, headers={
-            "X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(expires)})
+        self._send_json(
+            {"accessToken": token, "exp": expires, "casUrl": cas_url},
+            headers={"X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(expires)},
+        )
 
 
 def _decoded_content(payload: dict, path: str) -> bytes:

@@ -138,8 +138,9 @@ def check_file_path(path: str, limits: Limits = DEFAULT_LIMITS) -> None:
     if any(p in ("", ".", "..") for p in parts):
         raise InvalidRequest(f"Invalid path {path!r}: empty, '.' and '..' components are not allowed")
     if len(path.encode()) > limits.path_bytes or len(parts) > limits.path_depth:
-        raise InvalidRequest(f"Invalid path {path[:200]!r}…: at most {limits.path_bytes} bytes and "
-                             f"{limits.path_depth} components")
+        raise InvalidRequest(
+            f"Invalid path {path[:200]!r}…: at most {limits.path_bytes} bytes and {limits.path_depth} components"
+        )
     for part in parts:
         if len(part.encode()) > limits.path_component_bytes:
             raise InvalidRequest(f"Invalid path {path!r}: a component is over {limits.path_component_bytes} bytes")
@@ -635,7 +636,7 @@ class BlobWriter:
         out = self._repo._git("hash-object", "-w", "--no-filters", "--stdin-paths", input=listing)
         oids = out.decode().split()
         cache = self._repo.git_dir / CACHE_DIR
-        for (path, size), oid in zip(self._spooled, oids):
+        for (path, size), oid in zip(self._spooled, oids, strict=True):
             if size > BLOB_CACHE_THRESHOLD:
                 cache.mkdir(exist_ok=True)
                 os.replace(path, cache / oid)

@@ -61,8 +61,18 @@ class BuildPaths:
     length_ratio: Path
     metrics: Path
 
-INPUT_COLUMNS = ["id", "split", "line", "english", "french", "flags", "english_key_sha256", "french_key_sha256",
-                 "content_sha256"]
+
+INPUT_COLUMNS = [
+    "id",
+    "split",
+    "line",
+    "english",
+    "french",
+    "flags",
+    "english_key_sha256",
+    "french_key_sha256",
+    "content_sha256",
+]
 # Rows read from the split table at a time: with the shard and manifest writes in flight, larger batches raise the
 # stage's peak memory without making it faster.
 _BATCH_ROWS = 16_384
@@ -95,18 +105,23 @@ class ContentDigest:
         self._values = {name: hashlib.sha256() for name in self._PARTS}
         self._lengths = {name: hashlib.sha256() for name in self._PARTS}
 
-    def update(self, ids: pa.Array | pa.ChunkedArray, english: pa.Array | pa.ChunkedArray,
-               french: pa.Array | pa.ChunkedArray) -> None:
+    def update(
+        self, ids: pa.Array | pa.ChunkedArray, english: pa.Array | pa.ChunkedArray, french: pa.Array | pa.ChunkedArray
+    ) -> None:
         for name, column in zip(self._PARTS, (ids, english, french), strict=True):
             for piece in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
                 chunk = piece.cast(pa.large_string())
                 if chunk.null_count:
                     raise StageError(f"{name}: {chunk.null_count} null values where text is required")
-                offsets = np.frombuffer(chunk.buffers()[1], dtype=self._OFFSET, count=len(chunk) + 1,
-                                        offset=chunk.offset * self._OFFSET.itemsize)
+                offsets = np.frombuffer(
+                    chunk.buffers()[1],
+                    dtype=self._OFFSET,
+                    count=len(chunk) + 1,
+                    offset=chunk.offset * self._OFFSET.itemsize,
+                )
                 data = chunk.buffers()[2]
                 if data is not None:
-                    self._values[name].update(memoryview(data)[offsets[0]:offsets[-1]])
+                    self._values[name].update(memoryview(data)[offsets[0] : offsets[-1]])
                 self._lengths[name].update(np.diff(offsets).astype("<i8").tobytes())
 
     def hexdigest(self) -> str:
@@ -186,17 +201,22 @@ class SplitSummary:
     def facts(self) -> SplitFacts:
         english = self.english.total
         return SplitFacts(
-            name=self.name, rows=self.rows, num_bytes=self.num_bytes,
-            download_bytes=sum(path.stat().st_size for path in self.files), shards=len(self.files),
-            english=self.english.stats(), french=self.french.stats(),
+            name=self.name,
+            rows=self.rows,
+            num_bytes=self.num_bytes,
+            download_bytes=sum(path.stat().st_size for path in self.files),
+            shards=len(self.files),
+            english=self.english.stats(),
+            french=self.french.stats(),
             french_english_ratio=round(self.french.total / english, 3) if english else 0.0,
         )
 
 
 def shard_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Split-table rows as released rows: `id`, `translation` {en, fr}, `line`, `flags`."""
-    translation = pa.StructArray.from_arrays([batch["english"], batch["french"]],
-                                             fields=list(SHARD_SCHEMA.field("translation").type))
+    translation = pa.StructArray.from_arrays(
+        [batch["english"], batch["french"]], fields=list(SHARD_SCHEMA.field("translation").type)
+    )
     return pa.record_batch([batch["id"], translation, batch["line"], batch["flags"]], schema=SHARD_SCHEMA)
 
 
@@ -268,9 +288,14 @@ class SplitWriter:
         # that the Hub's storage can keep the pages of unchanged rows, are left out: rows are in id order, so a
         # release that adds rows puts new ones in nearly every page and none would be kept, while the smaller pages
         # made the shards larger and the build slower.
-        self.sink = ParquetSink(path, SHARD_SCHEMA, row_group_rows=self.params.row_group_rows, compression="zstd",
-                                compression_level=self.params.compression_level,
-                                write_page_index=True).__enter__()
+        self.sink = ParquetSink(
+            path,
+            SHARD_SCHEMA,
+            row_group_rows=self.params.row_group_rows,
+            compression="zstd",
+            compression_level=self.params.compression_level,
+            write_page_index=True,
+        ).__enter__()
         self.summary.files.append(path)
         return self.sink
 
@@ -289,16 +314,26 @@ def _example(batch: pa.RecordBatch, readable: bool) -> Example | None:
     """The batch's first row, or with `readable` its first training row fit to show (see `_EXAMPLE_CHARS`)."""
     if readable:
         english_length = pc.utf8_length(batch["english"])
-        batch = batch.filter(pc.and_(
-            pc.and_(pc.equal(batch["split"], "train"), pc.equal(pc.list_value_length(batch["flags"]), 0)),
-            pc.and_(pc.greater_equal(english_length, _EXAMPLE_CHARS[0]),
-                    pc.less_equal(english_length, _EXAMPLE_CHARS[1])),
-        ))
+        batch = batch.filter(
+            pc.and_(
+                pc.and_(pc.equal(batch["split"], "train"), pc.equal(pc.list_value_length(batch["flags"]), 0)),
+                pc.and_(
+                    pc.greater_equal(english_length, _EXAMPLE_CHARS[0]),
+                    pc.less_equal(english_length, _EXAMPLE_CHARS[1]),
+                ),
+            )
+        )
     if not batch.num_rows:
         return None
     row = batch.slice(0, 1).to_pylist()[0]
-    return Example(id=row["id"], split=row["split"], line=row["line"], english=row["english"], french=row["french"],
-                   flags=row["flags"])
+    return Example(
+        id=row["id"],
+        split=row["split"],
+        line=row["line"],
+        english=row["english"],
+        french=row["french"],
+        flags=row["flags"],
+    )
 
 
 @dataclass
@@ -319,11 +354,17 @@ def write_release(source: Path, folder: Path, params: BuildParams, version: str)
     done = 0
     manifest_schema = MANIFEST_SCHEMA.with_metadata({changelog.VERSION_METADATA: version.encode()})
     # The manifest is compressed on a thread of its own, the shards on theirs (see SplitWriter).
-    with (ParquetSink(folder / MANIFEST_FILE, manifest_schema, compression="zstd",
-                      compression_level=params.compression_level) as manifest,
-          WriteBehind() as manifest_writes, ExitStack() as shard_writers):
-        writers = {name: shard_writers.enter_context(SplitWriter(folder, summaries[name], expected[name], params))
-                   for name in released}
+    with (
+        ParquetSink(
+            folder / MANIFEST_FILE, manifest_schema, compression="zstd", compression_level=params.compression_level
+        ) as manifest,
+        WriteBehind() as manifest_writes,
+        ExitStack() as shard_writers,
+    ):
+        writers = {
+            name: shard_writers.enter_context(SplitWriter(folder, summaries[name], expected[name], params))
+            for name in released
+        }
         for batch in read_batches(source, _BATCH_ROWS, INPUT_COLUMNS):
             manifest_writes(manifest.write, build_manifest(batch).replace_schema_metadata(manifest_schema.metadata))
             names = batch["split"]
@@ -346,8 +387,9 @@ def write_release(source: Path, folder: Path, params: BuildParams, version: str)
 
 def _quality(paths: BuildPaths) -> QualityFacts:
     try:
-        ingest, validate, split = (read_json(path) for path in (paths.ingest_metrics, paths.validate_metrics,
-                                                                  paths.split_metrics))
+        ingest, validate, split = (
+            read_json(path) for path in (paths.ingest_metrics, paths.validate_metrics, paths.split_metrics)
+        )
         return QualityFacts(
             records=ingest["records"],
             ingest_rejected=ingest["rejected"],
@@ -379,12 +421,19 @@ def _previous(params: Params) -> tuple[pa.Table | None, str | None]:
 def _check_accounts(facts: CardFacts) -> None:
     """The card says every record is accounted for; this makes it true or stops the build."""
     quality = facts.quality
-    accounted = (facts.rows + quality.ingest_rejected + quality.validate_rejected + quality.duplicates_merged
-                 + quality.cross_split_links)
+    accounted = (
+        facts.rows
+        + quality.ingest_rejected
+        + quality.validate_rejected
+        + quality.duplicates_merged
+        + quality.cross_split_links
+    )
     if accounted != quality.records:
-        raise StageError(f"{quality.records:,} records were read but {accounted:,} are accounted for ({facts.rows:,} "
-                         "released + rejected + merged + held back): the metrics are from different runs; run "
-                         "dvc repro from ingest")
+        raise StageError(
+            f"{quality.records:,} records were read but {accounted:,} are accounted for ({facts.rows:,} "
+            "released + rejected + merged + held back): the metrics are from different runs; run "
+            "dvc repro from ingest"
+        )
 
 
 def check_card(readme: str) -> None:
@@ -432,17 +481,27 @@ def verify(folder: Path, summaries: dict[str, SplitSummary]) -> None:
 
 def write_plots(summaries: dict[str, SplitSummary], paths: BuildPaths) -> list[Path]:
     """Length and ratio distributions per split, as shares of the split's rows in percent."""
+
     def shares(counts: np.ndarray) -> list[str]:
         total = counts.sum()
         return [f"{100 * count / total:.3f}" if total else "0" for count in counts.tolist()]
 
     tables = {
-        paths.english_lengths: ("chars", [i * _LENGTH_BIN_CHARS for i in range(_LENGTH_BINS)],
-                                         {name: s.english.histogram() for name, s in summaries.items()}),
-        paths.french_lengths: ("chars", [i * _LENGTH_BIN_CHARS for i in range(_LENGTH_BINS)],
-                                        {name: s.french.histogram() for name, s in summaries.items()}),
-        paths.length_ratio: ("french_english_ratio", [round(i * _RATIO_BIN, 2) for i in range(_RATIO_BINS)],
-                                      {name: s.ratios for name, s in summaries.items()}),
+        paths.english_lengths: (
+            "chars",
+            [i * _LENGTH_BIN_CHARS for i in range(_LENGTH_BINS)],
+            {name: s.english.histogram() for name, s in summaries.items()},
+        ),
+        paths.french_lengths: (
+            "chars",
+            [i * _LENGTH_BIN_CHARS for i in range(_LENGTH_BINS)],
+            {name: s.french.histogram() for name, s in summaries.items()},
+        ),
+        paths.length_ratio: (
+            "french_english_ratio",
+            [round(i * _RATIO_BIN, 2) for i in range(_RATIO_BINS)],
+            {name: s.ratios for name, s in summaries.items()},
+        ),
     }
     for path, (x, bins, by_split) in tables.items():
         columns = {name: shares(counts) for name, counts in by_split.items()}
@@ -479,9 +538,14 @@ def build(params: Params, paths: BuildPaths) -> dict[str, Any]:
             changes = changelog.diff(previous, pq.read_table(staging / MANIFEST_FILE))
         changes_markdown = changelog.render_markdown(changes, previous_version, params.release.version)
         facts = CardFacts(
-            pretty_name=params.build.pretty_name, repo_id=params.hub.repo_id, version=params.release.version,
-            date=params.release.date, splits=[summary.facts() for summary in written.summaries.values()],
-            example=written.example, quality=quality, split_ratios=dict(params.split.ratios),
+            pretty_name=params.build.pretty_name,
+            repo_id=params.hub.repo_id,
+            version=params.release.version,
+            date=params.release.date,
+            splits=[summary.facts() for summary in written.summaries.values()],
+            example=written.example,
+            quality=quality,
+            split_ratios=dict(params.split.ratios),
             previous_version=previous_version,
             changes_markdown=changelog.render_markdown(changes, previous_version, params.release.version, level=3),
             required_bump=changes.required_bump(),
@@ -514,9 +578,11 @@ def run(params: Params, paths: BuildPaths) -> str:
     write_json(paths.metrics, metrics)
     by_split = ", ".join(f"{count:,} {name}" for name, count in metrics["rows_by_split"].items())
     check = "loaded back with datasets and matched" if metrics["verified"] else "not loaded back (build.verify is off)"
-    return (f"build: {metrics['rows']:,} rows ({by_split}) written to {params.build.output_dir} in "
-            f"{progress.elapsed:.1f} s, {check}; release v{metrics['version']} "
-            f"(at least a {metrics['required_bump']} bump).")
+    return (
+        f"build: {metrics['rows']:,} rows ({by_split}) written to {params.build.output_dir} in "
+        f"{progress.elapsed:.1f} s, {check}; release v{metrics['version']} "
+        f"(at least a {metrics['required_bump']} bump)."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -69,10 +69,10 @@ class Changes:
 def diff(previous: pa.Table | None, current: pa.Table) -> Changes:
     """Compares two manifests; `previous` is None for a first release."""
     if previous is None:
-        return Changes(first_release=True, rows=current.num_rows, previous_rows=0,
-                       added=_by_split(current["split"]))
+        return Changes(first_release=True, rows=current.num_rows, previous_rows=0, added=_by_split(current["split"]))
     old = previous.select(["id", "split", *_KEYS, "content_sha256"]).rename_columns(
-        ["id", "old_split", *(f"old_{key}" for key in _KEYS), "old_content"])
+        ["id", "old_split", *(f"old_{key}" for key in _KEYS), "old_content"]
+    )
     new = current.select(["id", "split", *_KEYS, "content_sha256"])
     kept = new.join(old, "id", join_type="inner")
     edited_in_place = kept.filter(pc.not_equal(kept["content_sha256"], kept["old_content"]))
@@ -108,14 +108,18 @@ def _continuations(appeared: pa.Table, gone: pa.Table) -> pa.Table:
     gone = gone.rename_columns(["old_id", "old_split", *(f"old_{key}" for key in _KEYS), "old_content"])
     matches = [
         appeared.join(gone, side, right_keys="old_" + side, join_type="inner").select(
-            ["id", "split", "old_id", "old_split"])
+            ["id", "split", "old_id", "old_split"]
+        )
         for side in _KEYS
     ]
     both = pa.concat_tables(matches)
     if not both.num_rows:
         return both
-    return both.group_by(["id", "split", "old_id", "old_split"], use_threads=False).aggregate([]).sort_by(
-        [("id", "ascending"), ("old_id", "ascending")])
+    return (
+        both.group_by(["id", "split", "old_id", "old_split"], use_threads=False)
+        .aggregate([])
+        .sort_by([("id", "ascending"), ("old_id", "ascending")])
+    )
 
 
 def _order(split: str) -> int:
@@ -138,7 +142,10 @@ def render_markdown(changes: Changes, previous_version: str | None, version: str
     """The changelog section of one release in Markdown: a heading of `level`, then a list."""
     heading = f"{'#' * level} {version}\n\n"
     if changes.first_release:
-        return heading + f"First release, with {_counts(changes.added)} rows; there is no previous release to compare with.\n"
+        return (
+            heading
+            + f"First release, with {_counts(changes.added)} rows; there is no previous release to compare with.\n"
+        )
     against = f"v{previous_version}" if previous_version else "the previous release"
     lines = [
         f"Compared with {against} ({changes.previous_rows:,} rows), this release has {changes.rows:,} rows:",

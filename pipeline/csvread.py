@@ -130,13 +130,18 @@ class HashingReader(io.RawIOBase):
 # The fast reader.
 
 
-def read_fast(stream: BinaryIO, path: Path, params: IngestParams,
-              read_header: ReadHeader) -> Iterator[Chunk | LineReaderNeeded]:
+def read_fast(
+    stream: BinaryIO, path: Path, params: IngestParams, read_header: ReadHeader
+) -> Iterator[Chunk | LineReaderNeeded]:
     """Reads `stream` (buffered, so that the header can be peeked at) with Arrow's CSV reader; ends with a
     `LineReaderNeeded` on damage it cannot place record by record. `path` is the file `stream` reads: its end is read
     again to check the last record's quotes."""
-    head = io.TextIOWrapper(io.BytesIO(stream.peek(READ_BLOCK)[:READ_BLOCK]),  # type: ignore[attr-defined]
-                            encoding=_python_encoding(params), errors="replace", newline="")
+    head = io.TextIOWrapper(
+        io.BytesIO(stream.peek(READ_BLOCK)[:READ_BLOCK]),  # type: ignore[attr-defined]
+        encoding=_python_encoding(params),
+        errors="replace",
+        newline="",
+    )
     first = next(csv.reader(head, delimiter=params.delimiter, quotechar=params.quotechar), None)
     if first is None:
         raise StageError(_EMPTY_FILE)
@@ -154,11 +159,18 @@ def read_fast(stream: BinaryIO, path: Path, params: IngestParams,
         reader = pacsv.open_csv(
             stream,
             read_options=pacsv.ReadOptions(block_size=READ_BLOCK, use_threads=False, encoding=params.encoding),
-            parse_options=pacsv.ParseOptions(delimiter=params.delimiter, quote_char=params.quotechar,
-                                              newlines_in_values=True, ignore_empty_lines=False,
-                                              invalid_row_handler=skip),
-            convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in header.names},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+            parse_options=pacsv.ParseOptions(
+                delimiter=params.delimiter,
+                quote_char=params.quotechar,
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+                invalid_row_handler=skip,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header.names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
         # The empty batch at the end places the rows skipped after the last one read.
         for batch in itertools.chain(reader, [pa.RecordBatch.from_pylist([], schema=reader.schema)]):
@@ -197,8 +209,9 @@ def _last_lines(path: Path, count: int, params: IngestParams) -> list[str] | Non
     return lines[-count:]
 
 
-def _fast_chunk(batch: pa.RecordBatch, header: Header, placement: _Placement,
-                params: IngestParams) -> Chunk | LineReaderNeeded:
+def _fast_chunk(
+    batch: pa.RecordBatch, header: Header, placement: _Placement, params: IngestParams
+) -> Chunk | LineReaderNeeded:
     spans = np.ones(batch.num_rows, dtype=np.int64)
     blank = np.ones(batch.num_rows, dtype=bool)
     for column in batch.columns:
@@ -213,8 +226,10 @@ def _fast_chunk(batch: pa.RecordBatch, header: Header, placement: _Placement,
     starts, skipped = placement.place(spans)
     if any(re.search(_LINE_BREAK, text) for _, text, _ in skipped):
         return LineReaderNeeded.MULTILINE_WRONG_FIELD_COUNT
-    english, french = (pc.if_else(pc.equal(batch.column(at), ""), None, batch.column(at))
-                       for at in (header.english_at, header.french_at))
+    english, french = (
+        pc.if_else(pc.equal(batch.column(at), ""), None, batch.column(at))
+        for at in (header.english_at, header.french_at)
+    )
     bad_records = [header.wrong_field_count(line, fields, params.delimiter, text) for line, text, fields in skipped]
     return Chunk(_row_batch(starts, english, french), bad_records)
 
@@ -261,17 +276,19 @@ class _Placement:
             if rows_before > count:
                 break
             found.append((rows_before, text, fields))
-        self.skipped = self.skipped[len(found):]
+        self.skipped = self.skipped[len(found) :]
         at = np.array([before for before, _, _ in found], dtype=np.int64)
-        found_spans = np.array([1 + len(re.findall(_LINE_BREAK, found_text)) for _, found_text, _ in found],
-                               dtype=np.int64)
+        found_spans = np.array(
+            [1 + len(re.findall(_LINE_BREAK, found_text)) for _, found_text, _ in found], dtype=np.int64
+        )
         shift = np.zeros(count + 1, dtype=np.int64)
         np.add.at(shift, at, found_spans)
         starts = self.next_line + np.cumsum(spans) - spans + np.cumsum(shift)[:count]
         valid_lines_before = np.concatenate(([0], np.cumsum(spans)))
-        skipped = [(self.next_line + int(valid_lines_before[at[k]]) + int(found_spans[:k].sum()), found_text,
-                    found_fields)
-                   for k, (_, found_text, found_fields) in enumerate(found)]
+        skipped = [
+            (self.next_line + int(valid_lines_before[at[k]]) + int(found_spans[:k].sum()), found_text, found_fields)
+            for k, (_, found_text, found_fields) in enumerate(found)
+        ]
         if count or found:
             last_is_skipped = bool(found) and at[-1] == count
             self.last_span = int(found_spans[-1] if last_is_skipped else spans[-1])
@@ -373,9 +390,12 @@ def _records(lines: Iterable[str], params: IngestParams, read_header: ReadHeader
             first = feed.give_back_all_but_first()
             if header is None:
                 raise StageError(f"line {start}: the header has a quote that is never closed")
-            yield BadRecord(start, Reason.UNTERMINATED_QUOTE,
-                            "a quoted field is never closed; the line is rejected and reading resumes on the next line",
-                            _readable(first))
+            yield BadRecord(
+                start,
+                Reason.UNTERMINATED_QUOTE,
+                "a quoted field is never closed; the line is rejected and reading resumes on the next line",
+                _readable(first),
+            )
             # The reader is left mid-record by the error; a new one starts on the line after the rejected one.
             reader = csv.reader(feed, **dialect)
             continue
@@ -388,8 +408,12 @@ def _records(lines: Iterable[str], params: IngestParams, read_header: ReadHeader
         if len(fields) != len(header.names):
             yield header.wrong_field_count(start, len(fields), params.delimiter, _readable(raw))
         elif _ESCAPED_BYTE.search(raw):
-            yield BadRecord(start, Reason.UNDECODABLE_BYTES,
-                            f"bytes that are not valid {params.encoding} (shown as U+FFFD in raw)", _readable(raw))
+            yield BadRecord(
+                start,
+                Reason.UNDECODABLE_BYTES,
+                f"bytes that are not valid {params.encoding} (shown as U+FFFD in raw)",
+                _readable(raw),
+            )
         else:
             yield _Record(start, fields[header.english_at] or None, fields[header.french_at] or None)
     if header is None:
@@ -420,8 +444,9 @@ def _chunks(items: Iterable[_Record | BadRecord], batch_rows: int) -> Iterator[C
 
 
 def _row_batch(lines: object, english: object, french: object) -> pa.RecordBatch:
-    return pa.record_batch([pa.array(lines, pa.int64()), pa.array(english, pa.string()),
-                            pa.array(french, pa.string())], schema=ROW_SCHEMA)
+    return pa.record_batch(
+        [pa.array(lines, pa.int64()), pa.array(english, pa.string()), pa.array(french, pa.string())], schema=ROW_SCHEMA
+    )
 
 
 def _python_encoding(params: IngestParams) -> str:

@@ -59,18 +59,23 @@ def run(params: Params, paths: IngestPaths) -> str:
     except StageError as exc:
         raise StageError(f"{source}: {exc}") from None
     records = written.rows + written.rejected
-    write_json(paths.metrics, {
-        "records": records,
-        "rows": written.rows,
-        "rejected": written.rejected,
-        "rejected_by_reason": dict(sorted(written.by_reason.items())),
-        "source": str(source),
-        "source_sha256": written.source_sha256,
-    })
+    write_json(
+        paths.metrics,
+        {
+            "records": records,
+            "rows": written.rows,
+            "rejected": written.rejected,
+            "rejected_by_reason": dict(sorted(written.by_reason.items())),
+            "source": str(source),
+            "source_sha256": written.source_sha256,
+        },
+    )
     reasons = ", ".join(f"{count} {reason}" for reason, count in written.by_reason.most_common()) or "none"
     where = f"; see {paths.rejects}" if written.rejected else ""
-    return (f"ingest: read {records:,} records from {source} in {written.seconds:.1f} s ({reader}): "
-            f"{written.rows:,} rows written to {paths.output}, {written.rejected:,} rejected ({reasons}){where}.")
+    return (
+        f"ingest: read {records:,} records from {source} in {written.seconds:.1f} s ({reader}): "
+        f"{written.rows:,} rows written to {paths.output}, {written.rejected:,} rejected ({reasons}){where}."
+    )
 
 
 def _check_source(path: Path, params: IngestParams) -> None:
@@ -96,10 +101,14 @@ def _header(fields: list[str], line: int, params: IngestParams) -> csvread.Heade
     if len(names) == 1:
         for delimiter in (",", ";", "\t", "|"):
             if delimiter != params.delimiter and all(name in names[0].split(delimiter) for name in wanted):
-                raise StageError(f"{message}; the header looks delimited by {delimiter!r}: "
-                                 f"set ingest.delimiter to {delimiter!r} in params.yaml")
-    raise StageError(f"{message}; set ingest.english_column and ingest.french_column in params.yaml "
-                     "to the header's names, or fix the file")
+                raise StageError(
+                    f"{message}; the header looks delimited by {delimiter!r}: "
+                    f"set ingest.delimiter to {delimiter!r} in params.yaml"
+                )
+    raise StageError(
+        f"{message}; set ingest.english_column and ingest.french_column in params.yaml "
+        "to the header's names, or fix the file"
+    )
 
 
 @dataclass(frozen=True)
@@ -122,8 +131,7 @@ class _Discard(Exception):
         self.why = why
 
 
-def _write(source: Path, params: IngestParams, paths: IngestPaths,
-           fast: bool) -> _Written | csvread.LineReaderNeeded:
+def _write(source: Path, params: IngestParams, paths: IngestPaths, fast: bool) -> _Written | csvread.LineReaderNeeded:
     """Reads `source` with one reader, writing the rows and rejects as they come. If the fast reader stops, nothing
     is kept and its reason is returned."""
     file = csvread.HashingReader(source)
@@ -138,16 +146,23 @@ def _write(source: Path, params: IngestParams, paths: IngestPaths,
     rows_written = 0
     try:
         # The rows are encoded on a thread of their own while the next block is parsed.
-        with (stream, ParquetSink(paths.output, csvread.ROW_SCHEMA) as rows, WriteBehind() as writes,
-              JsonlSink(paths.rejects) as rejects):
+        with (
+            stream,
+            ParquetSink(paths.output, csvread.ROW_SCHEMA) as rows,
+            WriteBehind() as writes,
+            JsonlSink(paths.rejects) as rejects,
+        ):
             for chunk in chunks:
                 if isinstance(chunk, csvread.LineReaderNeeded):
                     raise _Discard(chunk)
                 writes(rows.write, chunk.rows)
                 rows_written += chunk.rows.num_rows
                 for bad in chunk.bad_records:
-                    rejects.write(Reject(line=bad.line, stage=STAGE, reasons=[bad.reason.value], message=bad.message,
-                                         raw=bad.raw).to_json())
+                    rejects.write(
+                        Reject(
+                            line=bad.line, stage=STAGE, reasons=[bad.reason.value], message=bad.message, raw=bad.raw
+                        ).to_json()
+                    )
                     by_reason[bad.reason.value] += 1
                 progress.update(file.position)
             if rows_written == 0 and rejects.count == 0:

@@ -1,4 +1,4 @@
-"""Reads and writes the stage files (parquet tables, JSONL rejects, JSON metrics); outputs appear whole or not at all."""
+"""Reads and writes the stage files (parquet tables, JSONL rejects, JSON metrics); each appears whole or not at all."""
 
 from __future__ import annotations
 

@@ -97,8 +97,9 @@ class Part:
     scratch: Path
 
     def batches(self, batch_rows: int, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-        yield from parquet_reader(self.source).iter_batches(batch_size=batch_rows, row_groups=[self.index],
-                                                            columns=columns)
+        yield from parquet_reader(self.source).iter_batches(
+            batch_size=batch_rows, row_groups=[self.index], columns=columns
+        )
 
     def spill(self, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Path:
         """Writes batches to this part's scratch file in Arrow's IPC format, which `unspill` maps back without

@@ -71,8 +71,16 @@ def outcome(stage: str, run: Callable[[Params], str]) -> int:
     return 0
 
 
-def stage_main(stage: str, run: Callable[[Params, P], str], paths: type[P], description: str,
-               argv: Sequence[str] | None = None, *, allocator: str = "jemalloc", pandas: bool = False) -> int:
+def stage_main(
+    stage: str,
+    run: Callable[[Params, P], str],
+    paths: type[P],
+    description: str,
+    argv: Sequence[str] | None = None,
+    *,
+    allocator: str = "jemalloc",
+    pandas: bool = False,
+) -> int:
     """The whole `main()` of a stage that reads and writes only the paths it is given."""
     if not pandas:
         without_pandas()

@@ -47,6 +47,7 @@ class PublishPaths:
     receipt: Path
     metrics: Path
 
+
 # Files the Hub keeps in every repo; they are not part of a release.
 HUB_OWNED = frozenset({".gitattributes"})
 RETRIES = 5
@@ -99,8 +100,10 @@ def _point_clients_at(endpoint: str) -> None:
         import huggingface_hub.constants as hub_constants
 
         if hub_constants.ENDPOINT != endpoint:
-            raise StageError(f"{', '.join(loaded)} was imported before the Hub endpoint was chosen; "
-                             "run the stage in its own process (python -m pipeline.publish)")
+            raise StageError(
+                f"{', '.join(loaded)} was imported before the Hub endpoint was chosen; "
+                "run the stage in its own process (python -m pipeline.publish)"
+            )
     os.environ["HF_ENDPOINT"] = endpoint
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     # Our own verification loads are not downloads of the corpus.
@@ -157,11 +160,15 @@ class RemoteFile:
 def differing(remote: dict[str, RemoteFile], files: dict[str, LocalFile]) -> list[str]:
     """Paths whose released content is not the built content: an LFS/Xet file is compared by the sha256 of its
     content, an inline file by its blob id."""
+
     def same(found: RemoteFile, built: LocalFile) -> bool:
         return found.lfs_sha256 == built.sha256 if found.lfs_sha256 else found.blob_id == built.blob_sha1
 
-    return sorted(path for path in set(remote) | set(files)
-                  if path not in remote or path not in files or not same(remote[path], files[path]))
+    return sorted(
+        path
+        for path in set(remote) | set(files)
+        if path not in remote or path not in files or not same(remote[path], files[path])
+    )
 
 
 def local_files(folder: Path) -> dict[str, LocalFile]:
@@ -181,8 +188,9 @@ def local_splits(folder: Path) -> dict[str, tuple[int, str]]:
     for split in SPLITS:
         shards = sorted((folder / "data").glob(f"{split}-*.parquet"))
         if shards:
-            found[split] = released_digest(batch for shard in shards
-                                           for batch in read_batches(shard, columns=["id", "translation"]))
+            found[split] = released_digest(
+                batch for shard in shards for batch in read_batches(shard, columns=["id", "translation"])
+            )
     return found
 
 
@@ -232,18 +240,27 @@ class Release:
     def remote_files(self, revision: str) -> dict[str, RemoteFile]:
         from huggingface_hub.hf_api import RepoFile
 
-        entries = with_retries(lambda: list(self.api.list_repo_tree(self.repo_id, repo_type="dataset",
-                                                                    revision=revision, recursive=True)),
-                               f"listing files at {revision}")
-        return {entry.path: RemoteFile(entry.blob_id, entry.lfs.sha256 if entry.lfs else None) for entry in entries
-                if isinstance(entry, RepoFile) and entry.path not in HUB_OWNED}
+        entries = with_retries(
+            lambda: list(self.api.list_repo_tree(self.repo_id, repo_type="dataset", revision=revision, recursive=True)),
+            f"listing files at {revision}",
+        )
+        return {
+            entry.path: RemoteFile(entry.blob_id, entry.lfs.sha256 if entry.lfs else None)
+            for entry in entries
+            if isinstance(entry, RepoFile) and entry.path not in HUB_OWNED
+        }
 
     def download(self, filename: str, revision: str) -> Path:
         from huggingface_hub import hf_hub_download
 
-        return Path(with_retries(lambda: hf_hub_download(self.repo_id, filename, repo_type="dataset",
-                                                         revision=revision, token=self.target.token),
-                                 f"downloading {filename}@{revision}"))
+        return Path(
+            with_retries(
+                lambda: hf_hub_download(
+                    self.repo_id, filename, repo_type="dataset", revision=revision, token=self.target.token
+                ),
+                f"downloading {filename}@{revision}",
+            )
+        )
 
     def head(self) -> str:
         info = with_retries(lambda: self.api.dataset_info(self.repo_id, revision="main"), "reading the repo")
@@ -256,9 +273,16 @@ class Release:
         operations = [CommitOperationAdd(path, str(folder / path)) for path in files]
         operations += [CommitOperationDelete(path) for path in stale]
         version = self.params.release.version
-        result = with_retries(lambda: self.api.create_commit(
-            self.repo_id, operations, commit_message=f"Release v{version}", repo_type="dataset",
-            parent_commit=parent), "committing the release")
+        result = with_retries(
+            lambda: self.api.create_commit(
+                self.repo_id,
+                operations,
+                commit_message=f"Release v{version}",
+                repo_type="dataset",
+                parent_commit=parent,
+            ),
+            "committing the release",
+        )
         return result.oid
 
     def verify(self, revision: str, files: dict[str, LocalFile], splits: dict[str, tuple[int, str]]) -> None:
@@ -272,8 +296,10 @@ class Release:
                 raise StageError(f"verification of {revision} failed: split {split} is missing")
             got_rows, got_digest = loaded[split]
             if (got_rows, got_digest) != (rows, digest):
-                raise StageError(f"verification of {revision} failed: split {split} has {got_rows} rows (content "
-                                 f"{got_digest[:_SHORT_HASH]}), the build has {rows} (content {digest[:_SHORT_HASH]})")
+                raise StageError(
+                    f"verification of {revision} failed: split {split} has {got_rows} rows (content "
+                    f"{got_digest[:_SHORT_HASH]}), the build has {rows} (content {digest[:_SHORT_HASH]})"
+                )
 
 
 def load_revision(repo_id: str, revision: str, token: str) -> dict[str, tuple[int, str]]:
@@ -285,8 +311,9 @@ def load_revision(repo_id: str, revision: str, token: str) -> dict[str, tuple[in
         expected = datasets_features()
         for split, ds in loaded.items():
             if ds.features != expected:
-                raise StageError(f"verification of {revision} failed: split {split} has features {ds.features} "
-                                 f"instead of {expected}")
+                raise StageError(
+                    f"verification of {revision} failed: split {split} has features {ds.features} instead of {expected}"
+                )
         return {split: released_digest([ds.data.table]) for split, ds in loaded.items()}
 
 
@@ -305,8 +332,10 @@ def check_version_policy(release: Release, tags: dict[str, str], folder: Path) -
     older = [v for v in released_versions(tags) if semver(v) < semver(version)]
     newer = [v for v in released_versions(tags) if semver(v) > semver(version)]
     if newer:
-        raise StageError(f"v{newer[-1]} is already released; release.version {version} would go backwards: "
-                         f"set it above {newer[-1]} in params.yaml")
+        raise StageError(
+            f"v{newer[-1]} is already released; release.version {version} would go backwards: "
+            f"set it above {newer[-1]} in params.yaml"
+        )
     if not older:
         return None
     previous = older[-1]
@@ -314,18 +343,22 @@ def check_version_policy(release: Release, tags: dict[str, str], folder: Path) -
         raise StageError(
             f"v{previous} is released but split.previous_manifest is null, so splits are not pinned to it: run "
             f"`python -m pipeline.publish fetch-manifest {previous} data/previous-manifest.parquet` and set "
-            "split.previous_manifest: data/previous-manifest.parquet in params.yaml")
+            "split.previous_manifest: data/previous-manifest.parquet in params.yaml"
+        )
     released = previous_manifest(release, previous)
     if not released.equals(pq.read_table(release.params.split.previous_manifest)):
         raise StageError(
             f"split.previous_manifest ({release.params.split.previous_manifest}) is not the manifest of v{previous}, "
             f"the latest release, so splits were pinned to something else: run `python -m pipeline.publish "
-            f"fetch-manifest {previous} {release.params.split.previous_manifest}` and `dvc repro` again")
+            f"fetch-manifest {previous} {release.params.split.previous_manifest}` and `dvc repro` again"
+        )
     changes = diff(released, pq.read_table(folder / MANIFEST_FILE))
     required, taken = changes.required_bump(), bump_between(previous, version)
     if BUMP_ORDER[taken] < BUMP_ORDER[required]:
-        raise StageError(f"v{previous} → v{version} is a {taken} bump, but the change needs a {required} one "
-                         f"({changes.summary()}); set release.version accordingly in params.yaml")
+        raise StageError(
+            f"v{previous} → v{version} is a {taken} bump, but the change needs a {required} one "
+            f"({changes.summary()}); set release.version accordingly in params.yaml"
+        )
     return previous
 
 
@@ -335,14 +368,20 @@ def publish(params: Params, target: Target) -> dict[str, Any]:
     splits = local_splits(folder)
     release = Release(target, params)
     tag = params.release.tag
-    with_retries(lambda: release.api.create_repo(release.repo_id, repo_type="dataset", private=params.hub.private,
-                                                 exist_ok=True), "creating the repo")
+    with_retries(
+        lambda: release.api.create_repo(
+            release.repo_id, repo_type="dataset", private=params.hub.private, exist_ok=True
+        ),
+        "creating the repo",
+    )
     tags = release.tags()
     if tag in tags:
         changed = differing(release.remote_files(tags[tag]), files)
         if changed:
-            raise StageError(f"{tag} is already released on {target.label} with other content ({', '.join(changed)} "
-                             f"differ); a release is immutable: bump release.version in params.yaml")
+            raise StageError(
+                f"{tag} is already released on {target.label} with other content ({', '.join(changed)} "
+                f"differ); a release is immutable: bump release.version in params.yaml"
+            )
         outcome, commit, previous = "unchanged", tags[tag], None
     else:
         previous = check_version_policy(release, tags, folder)
@@ -350,15 +389,26 @@ def publish(params: Params, target: Target) -> dict[str, Any]:
         # A re-run after an interrupted publish finds its commit already on main: reuse it, don't commit twice.
         commit = head if not differing(release.remote_files(head), files) else release.commit(folder, files, head)
         release.verify(commit, files, splits)
-        with_retries(lambda: release.api.create_tag(release.repo_id, tag=tag, revision=commit, repo_type="dataset",
-                                                    tag_message=f"Release {tag}", exist_ok=True), f"tagging {tag}")
+        with_retries(
+            lambda: release.api.create_tag(
+                release.repo_id,
+                tag=tag,
+                revision=commit,
+                repo_type="dataset",
+                tag_message=f"Release {tag}",
+                exist_ok=True,
+            ),
+            f"tagging {tag}",
+        )
         try:
             if release.tags().get(tag) != commit:
                 raise StageError(f"verification of {tag} failed: it does not point at {commit}")
             release.verify(tag, files, splits)
         except BaseException:
-            with_retries(lambda: release.api.delete_tag(release.repo_id, tag=tag, repo_type="dataset"),
-                         f"removing the unverified tag {tag}")
+            with_retries(
+                lambda: release.api.delete_tag(release.repo_id, tag=tag, repo_type="dataset"),
+                f"removing the unverified tag {tag}",
+            )
             raise
         outcome = "published"
     return {
@@ -397,27 +447,33 @@ def run(params: Params, paths: PublishPaths) -> str:
     moment = "published_at" if receipt["outcome"] == "published" else "checked_at"
     receipt[moment] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     write_json(paths.receipt, receipt)
-    write_json(paths.metrics, {
-        "rows_by_split": receipt["rows_by_split"],
-        "files": len(receipt["files"]),
-        "bytes": sum(file["bytes"] for file in receipt["files"].values()),
-        "verified": receipt["verified"],
-    })
+    write_json(
+        paths.metrics,
+        {
+            "rows_by_split": receipt["rows_by_split"],
+            "files": len(receipt["files"]),
+            "bytes": sum(file["bytes"] for file in receipt["files"].values()),
+            "verified": receipt["verified"],
+        },
+    )
     rows = ", ".join(f"{split} {count:,}" for split, count in receipt["rows_by_split"].items())
     if receipt["outcome"] == "unchanged":
-        return (f"publish: {receipt['tag']} is already released on {label} with this content "
-                f"(commit {receipt['commit'][:_SHORT_HASH]}); nothing to do.")
-    return (f"publish: released {receipt['tag']} of {receipt['repo_id']} on {label} in "
-            f"{time.monotonic() - started:.1f} s: commit {receipt['commit'][:_SHORT_HASH]}, {rows} rows, verified; "
-            f"receipt in {paths.receipt}.")
+        return (
+            f"publish: {receipt['tag']} is already released on {label} with this content "
+            f"(commit {receipt['commit'][:_SHORT_HASH]}); nothing to do."
+        )
+    return (
+        f"publish: released {receipt['tag']} of {receipt['repo_id']} on {label} in "
+        f"{time.monotonic() - started:.1f} s: commit {receipt['commit'][:_SHORT_HASH]}, {rows} rows, verified; "
+        f"receipt in {paths.receipt}."
+    )
 
 
 # Maintainer commands.
 
 
 def fetch_manifest(params: Params, version: str, destination: Path) -> str:
-    with reported(f"fetching the manifest of v{version.removeprefix('v')}", params.hub), \
-            connect(params.hub) as target:
+    with reported(f"fetching the manifest of v{version.removeprefix('v')}", params.hub), connect(params.hub) as target:
         table = previous_manifest(Release(target, params), version.removeprefix("v"))
     with atomic_path(destination) as tmp:
         pq.write_table(table, tmp)
@@ -427,8 +483,10 @@ def fetch_manifest(params: Params, version: str, destination: Path) -> str:
 def changelog(params: Params, old: str, new: str) -> str:
     from pipeline.changelog import diff, render_markdown
 
-    with reported(f"comparing v{old.removeprefix('v')} and v{new.removeprefix('v')}", params.hub), \
-            connect(params.hub) as target:
+    with (
+        reported(f"comparing v{old.removeprefix('v')} and v{new.removeprefix('v')}", params.hub),
+        connect(params.hub) as target,
+    ):
         release = Release(target, params)
         before = previous_manifest(release, old.removeprefix("v"))
         after = previous_manifest(release, new.removeprefix("v"))

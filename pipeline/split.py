@@ -67,11 +67,13 @@ class SplitPaths:
 
 # The released rows with their manifest entries: the manifest's id and split, the validated pair, then the rest
 # of the manifest.
-SCHEMA = pa.schema([
-    *(MANIFEST_SCHEMA.field(name) for name in ("id", "split")),
-    *PAIR_SCHEMA,
-    *(MANIFEST_SCHEMA.field(name) for name in ("english_key_sha256", "french_key_sha256", "content_sha256")),
-])
+SCHEMA = pa.schema(
+    [
+        *(MANIFEST_SCHEMA.field(name) for name in ("id", "split")),
+        *PAIR_SCHEMA,
+        *(MANIFEST_SCHEMA.field(name) for name in ("english_key_sha256", "french_key_sha256", "content_sha256")),
+    ]
+)
 
 
 class SplitCode(IntEnum):
@@ -92,9 +94,11 @@ def split_file(source: Path, output: Path, rejects_path: Path, params: SplitPara
     pins = _previous_release_pins(params)
     progress = Progress(STAGE, total=2 * rows_in)
     bits = bucket_bits(source)
-    with (staged_directory(output) as staging,
-          tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{STAGE}-") as scratch,
-          Workers(worker_count(params.workers)) as workers):
+    with (
+        staged_directory(output) as staging,
+        tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{STAGE}-") as scratch,
+        Workers(worker_count(params.workers)) as workers,
+    ):
         # First pass: every row keyed and spilled by bucket; only its hashes stay in memory.
         keyed = key_input(source, Path(scratch), bits, workers, progress)
         # Between the passes: each row's group, split and bucket. Each column of hashes is taken out of
@@ -204,8 +208,9 @@ def assign(graph: KeyGraph, ids: np.ndarray, params: SplitParams) -> Assignment:
         active[cross_split_links(graph, np.flatnonzero(conflicted))] = False
 
 
-def _split_groups(graph: KeyGraph, ids: np.ndarray, active: np.ndarray, params: SplitParams
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _split_groups(
+    graph: KeyGraph, ids: np.ndarray, active: np.ndarray, params: SplitParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Per row, for the groups of the active rows: the split code (UNPINNED for the inactive rows), whether a
     released key pinned it, and whether its group's released keys are in different splits; and how many groups."""
     groups = Groups.of(graph, ids, active, SplitCode.UNPINNED)
@@ -283,8 +288,16 @@ def report(row: dict[str, Any], code: int, first: dict[str, Any]) -> dict[str, A
         same = first["english"] == row["english"] and first["french"] == row["french"]
         how = "exact duplicate" if same else "duplicate after normalisation (case, spacing, punctuation variants)"
         message = f"{how} of line {first['line']}, which is kept"
-    return Reject(line=row["line"], stage=STAGE, reasons=[reason], message=message, english=row["english"],
-                  french=row["french"], id=row["id"], merged_into=merged_into).to_json()
+    return Reject(
+        line=row["line"],
+        stage=STAGE,
+        reasons=[reason],
+        message=message,
+        english=row["english"],
+        french=row["french"],
+        id=row["id"],
+        merged_into=merged_into,
+    ).to_json()
 
 
 RELEASE = ReleaseRule(SCHEMA, kept_first_by=("english", "french", "line"), released=released, report=report)

@@ -41,6 +41,7 @@ class ValidatePaths:
     rejects: Path
     metrics: Path
 
+
 # A kept row that the Pair model refuses: only possible when a rule guarding the contract is set to `off`.
 SCHEMA_REASON = "schema"
 # Rejects the summary shows as examples, and reasons it names when the reject rate stops the stage.
@@ -81,8 +82,9 @@ def checks(rules: list[Rule], english: pa.Array, french: pa.Array, params: Valid
     found: dict[str, pa.Array] = {}
     if screened:
         pattern = "|".join(f"(?:{rule.screen})" for rule in screened)
-        suspects = pc.fill_null(pc.or_(pc.match_substring_regex(english, pattern),
-                                       pc.match_substring_regex(french, pattern)), False)
+        suspects = pc.fill_null(
+            pc.or_(pc.match_substring_regex(english, pattern), pc.match_substring_regex(french, pattern)), False
+        )
         rows = pc.indices_nonzero(suspects)
         # Where each row's result sits among the suspects' results, null for the others.
         positions = pc.subtract(pc.cumulative_sum(pc.cast(suspects, pa.int64())), 1)
@@ -97,7 +99,7 @@ def validate_batch(batch: pa.RecordBatch, params: ValidateParams) -> tuple[pa.Re
     english, french = normalize(batch.column("english")), normalize(batch.column("french"))
     rejecting, flagging = _active(params, "reject"), _active(params, "flag")
     results = checks(rejecting + flagging, english, french, params)
-    rejected_by, flagged_by = results[: len(rejecting)], results[len(rejecting):]
+    rejected_by, flagged_by = results[: len(rejecting)], results[len(rejecting) :]
     rejected = _filled(batch.num_rows, False, pa.bool_())
     for fired in rejected_by:
         rejected = pc.or_(rejected, pc.is_valid(fired))
@@ -143,8 +145,13 @@ def _reject(
     flagged_by: list[pa.Array],
 ) -> dict[str, Any]:
     flags = [rule.reason for rule, fired in zip(flagging, flagged_by, strict=True) if fired[index].is_valid]
-    return _record(batch, index, reasons=[reason for reason, _ in reasons],
-                   message="; ".join(f"{reason}: {text}" for reason, text in reasons), flags=flags)
+    return _record(
+        batch,
+        index,
+        reasons=[reason for reason, _ in reasons],
+        message="; ".join(f"{reason}: {text}" for reason, text in reasons),
+        flags=flags,
+    )
 
 
 def _contract_reject(batch: pa.RecordBatch, index: int, flags: pa.Scalar, message: str) -> dict[str, Any]:
@@ -153,9 +160,15 @@ def _contract_reject(batch: pa.RecordBatch, index: int, flags: pa.Scalar, messag
 
 def _record(batch: pa.RecordBatch, index: int, reasons: list[str], message: str, flags: list[str]) -> dict[str, Any]:
     """The report line of row `index` of an ingested batch: its line and both sides as ingest read them."""
-    return Reject(line=batch.column("line")[index].as_py(), stage=STAGE, reasons=reasons, message=message,
-                  flags=flags, english=batch.column("english")[index].as_py(),
-                  french=batch.column("french")[index].as_py()).to_json()
+    return Reject(
+        line=batch.column("line")[index].as_py(),
+        stage=STAGE,
+        reasons=reasons,
+        message=message,
+        flags=flags,
+        english=batch.column("english")[index].as_py(),
+        french=batch.column("french")[index].as_py(),
+    ).to_json()
 
 
 def validate_part(part: Part, params: ValidateParams) -> tuple[Path, list[dict[str, Any]]]:
@@ -182,11 +195,15 @@ def run(params: Params, paths: ValidatePaths) -> str:
     examples: list[dict[str, Any]] = []
     rows_in = 0
     paths.output.parent.mkdir(parents=True, exist_ok=True)
-    with (tempfile.TemporaryDirectory(dir=paths.output.parent, prefix=f".{STAGE}-") as scratch,
-          ParquetSink(paths.output, SCHEMA) as validated, JsonlSink(paths.rejects) as rejects):
+    with (
+        tempfile.TemporaryDirectory(dir=paths.output.parent, prefix=f".{STAGE}-") as scratch,
+        ParquetSink(paths.output, SCHEMA) as validated,
+        JsonlSink(paths.rejects) as rejects,
+    ):
         tasks = parts(paths.input, Path(scratch))
-        for path, part_rejects in ordered_map(partial(validate_part, params=settings), tasks,
-                                              worker_count(settings.workers)):
+        for path, part_rejects in ordered_map(
+            partial(validate_part, params=settings), tasks, worker_count(settings.workers)
+        ):
             for kept in unspill(path):
                 validated.write(kept)
                 rows_in += kept.num_rows
@@ -216,8 +233,9 @@ def run(params: Params, paths: ValidatePaths) -> str:
             f"{rate:.1%} of {rows_in:,} rows rejected, above validate.max_reject_rate "
             f"({settings.max_reject_rate:.1%}); top reasons: {top}; the input is probably broken: see {paths.rejects}"
         )
-    return _summary(rows_in, validated.rows, rejects.count, rejected_by_reason, flagged_by_reason, examples, progress,
-                    paths)
+    return _summary(
+        rows_in, validated.rows, rejects.count, rejected_by_reason, flagged_by_reason, examples, progress, paths
+    )
 
 
 def _check_rows_in(rows_in: int, paths: ValidatePaths) -> None:
@@ -226,8 +244,10 @@ def _check_rows_in(rows_in: int, paths: ValidatePaths) -> None:
     except (FileNotFoundError, KeyError):
         return
     if ingested != rows_in:
-        raise StageError(f"{paths.input} has {rows_in:,} rows but {paths.ingest_metrics} says {ingested:,}: rerun "
-                         "ingest (dvc repro ingest)")
+        raise StageError(
+            f"{paths.input} has {rows_in:,} rows but {paths.ingest_metrics} says {ingested:,}: rerun "
+            "ingest (dvc repro ingest)"
+        )
 
 
 def _summary(

@@ -25,9 +25,18 @@ COURSE_REPO_URL = "https://github.com/Atcold/NYU-DLSP20"
 HUB_URL = "https://huggingface.co/datasets/"
 
 # The Hub's `size_categories` vocabulary, by upper bound of the row count.
-_SIZE_CATEGORIES = [(10**3, "n<1K"), (10**4, "1K<n<10K"), (10**5, "10K<n<100K"), (10**6, "100K<n<1M"),
-                    (10**7, "1M<n<10M"), (10**8, "10M<n<100M"), (10**9, "100M<n<1B"), (10**10, "1B<n<10B"),
-                    (10**11, "10B<n<100B"), (10**12, "100B<n<1T")]
+_SIZE_CATEGORIES = [
+    (10**3, "n<1K"),
+    (10**4, "1K<n<10K"),
+    (10**5, "10K<n<100K"),
+    (10**6, "100K<n<1M"),
+    (10**7, "1M<n<10M"),
+    (10**8, "10M<n<100M"),
+    (10**9, "100M<n<1B"),
+    (10**10, "1B<n<10B"),
+    (10**11, "10B<n<100B"),
+    (10**12, "100B<n<1T"),
+]
 
 
 class Model(BaseModel):
@@ -44,8 +53,10 @@ class Person(Model):
 
 
 # The course's own citation: its instructors. The notes themselves were written by the course's students.
-COURSE_AUTHORS = (Person(given_names="Alfredo", family_names="Canziani"),
-                  Person(given_names="Yann", family_names="LeCun"))
+COURSE_AUTHORS = (
+    Person(given_names="Alfredo", family_names="Canziani"),
+    Person(given_names="Yann", family_names="LeCun"),
+)
 TRANSLATOR = Person(given_names="Loïck", family_names="Bourdois")
 
 
@@ -157,15 +168,21 @@ class CardFacts(Model):
             "size_categories": [size_category(self.rows)],
             "source_datasets": ["original"],
             "tags": ["parallel-corpus", "deep-learning", "course-notes"],
-            "configs": [{
-                "config_name": "default",
-                "default": True,
-                "data_files": [{"split": split.name, "path": f"data/{split.name}-*.parquet"} for split in self.splits],
-            }],
+            "configs": [
+                {
+                    "config_name": "default",
+                    "default": True,
+                    "data_files": [
+                        {"split": split.name, "path": f"data/{split.name}-*.parquet"} for split in self.splits
+                    ],
+                }
+            ],
             "dataset_info": {
                 "features": YAML_FEATURES,
-                "splits": [{"name": split.name, "num_bytes": split.num_bytes, "num_examples": split.rows}
-                           for split in self.splits],
+                "splits": [
+                    {"name": split.name, "num_bytes": split.num_bytes, "num_examples": split.rows}
+                    for split in self.splits
+                ],
                 "download_size": sum(split.download_bytes for split in self.splits),
                 "dataset_size": sum(split.num_bytes for split in self.splits),
             },
@@ -206,15 +223,17 @@ class CardFacts(Model):
             "repository": f"{HUB_URL}{self.repo_id}",
             "authors": [_cff_person(person) for person in (*COURSE_AUTHORS, TRANSLATOR)],
             "keywords": ["machine translation", "parallel corpus", "English", "French", "deep learning"],
-            "references": [{
-                "type": "website",
-                "title": "NYU Deep Learning, Spring 2020",
-                "authors": [_cff_person(person) for person in COURSE_AUTHORS],
-                "year": 2020,
-                "url": COURSE_URL,
-                "repository-code": COURSE_REPO_URL,
-                "license": LICENSE_SPDX,
-            }],
+            "references": [
+                {
+                    "type": "website",
+                    "title": "NYU Deep Learning, Spring 2020",
+                    "authors": [_cff_person(person) for person in COURSE_AUTHORS],
+                    "year": 2020,
+                    "url": COURSE_URL,
+                    "repository-code": COURSE_REPO_URL,
+                    "license": LICENSE_SPDX,
+                }
+            ],
         }
 
     def values(self) -> dict[str, str]:
@@ -241,7 +260,8 @@ class CardFacts(Model):
             splits_table=self._splits_table(),
             rejects_table=self._reasons_table(
                 {f"{reason} (ingest)": count for reason, count in quality.ingest_rejected_by_reason.items()}
-                | {f"{reason} (validate)": count for reason, count in quality.validate_rejected_by_reason.items()}),
+                | {f"{reason} (validate)": count for reason, count in quality.validate_rejected_by_reason.items()}
+            ),
             flags_table=self._reasons_table(quality.flagged_by_reason),
             changes=self.changes_markdown.strip(),
             required_bump=self.required_bump.upper(),
@@ -254,8 +274,12 @@ class CardFacts(Model):
         return string.Template(template).substitute(self.values())
 
     def _example(self) -> str:
-        row = {"id": self.example.id, "translation": {"en": self.example.english, "fr": self.example.french},
-               "line": self.example.line, "flags": self.example.flags}
+        row = {
+            "id": self.example.id,
+            "translation": {"en": self.example.english, "fr": self.example.french},
+            "line": self.example.line,
+            "flags": self.example.flags,
+        }
         return json.dumps(row, ensure_ascii=False, indent=2)
 
     def _splits_table(self) -> str:
@@ -265,8 +289,10 @@ class CardFacts(Model):
             "|---|---:|---:|---|---|---:|",
         ]
         for split in self.splits:
-            lines.append(f"| {split.name} | {split.rows:,} | {split.shards} | {_lengths(split.english)} | "
-                         f"{_lengths(split.french)} | {split.french_english_ratio:.3f} |")
+            lines.append(
+                f"| {split.name} | {split.rows:,} | {split.shards} | {_lengths(split.english)} | "
+                f"{_lengths(split.french)} | {split.french_english_ratio:.3f} |"
+            )
         return "\n".join(lines)
 
     @staticmethod
@@ -313,4 +339,3 @@ def check_template(template: str) -> None:
     unknown = sorted(set(parsed.get_identifiers()) - PLACEHOLDERS)
     if unknown:
         raise ValueError(f"unknown placeholders {', '.join(unknown)}; valid: {', '.join(sorted(PLACEHOLDERS))}")
-

@@ -56,9 +56,24 @@ SCHEMA = pa.schema(
 
 _VARIANTS: tuple[tuple[str, str], ...] = tuple(
     (variant, plain)
-    for variants, plain in (("\u00a0\u202f\u2007\u2009\u200a", " "), ("’‘‛´ʼ′", "'"), ("«»“”„‟″", '"'), ("‐‑‒–—―−", "-"))
+    for variants, plain in (
+        ("\u00a0\u202f\u2007\u2009\u200a", " "),
+        ("’‘‛´ʼ′", "'"),
+        ("«»“”„‟″", '"'),
+        ("‐‑‒–—―−", "-"),
+    )
     for variant in variants
-) + (("…", "..."), ("ß", "ss"), ("ς", "σ"), ("ſ", "s"), ("ﬀ", "ff"), ("ﬁ", "fi"), ("ﬂ", "fl"), ("ﬃ", "ffi"), ("ﬄ", "ffl"))
+) + (
+    ("…", "..."),
+    ("ß", "ss"),
+    ("ς", "σ"),
+    ("ſ", "s"),
+    ("ﬀ", "ff"),
+    ("ﬁ", "fi"),
+    ("ﬂ", "fl"),
+    ("ﬃ", "ffi"),
+    ("ﬄ", "ffl"),
+)
 _VARIANTS += (("`", "'"),)
 _VARIANT = "[" + "".join(f"\\x{{{ord(variant[0]):x}}}" for variant, _ in _VARIANTS) + "]"
 # Step 3 in RE2: a space before one of ?!:;)" goes, then a space after ( or ". On text with single spaces this is
@@ -78,8 +93,11 @@ def matching_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     keys = pc.utf8_lower(texts)
     if isinstance(keys, pa.ChunkedArray):
         keys = keys.combine_chunks()
-    keys = rewrite_where(keys, pc.match_substring_regex(keys, _VARIANT),
-                         lambda varied: pa.array([_plain(text) for text in varied.to_pylist()], pa.string()))
+    keys = rewrite_where(
+        keys,
+        pc.match_substring_regex(keys, _VARIANT),
+        lambda varied: pa.array([_plain(text) for text in varied.to_pylist()], pa.string()),
+    )
     keys = rewrite_where(keys, pc.match_substring_regex(keys, f"{_SPACED_BEFORE}|{_SPACED_AFTER}"), _tightened)
     return pc.utf8_ltrim(pc.utf8_rtrim(keys, characters=_TRAILING), characters=" ")
 
@@ -110,8 +128,10 @@ def side_digests(keys: pa.Array | list[str]) -> list[bytes]:
 def id_digests(english_digests: list[bytes], french_digests: list[bytes]) -> list[bytes]:
     """The truncated id hash of each pair, from the sha256 digests of its two keys."""
     sha256, salt = hashlib.sha256, _ID_SALT
-    return [sha256(salt + english + french).digest()[:ID_BYTES]
-            for english, french in zip(english_digests, french_digests, strict=True)]
+    return [
+        sha256(salt + english + french).digest()[:ID_BYTES]
+        for english, french in zip(english_digests, french_digests, strict=True)
+    ]
 
 
 def digest_array(digests: list[bytes], width: int = DIGEST_BYTES) -> pa.FixedSizeBinaryArray:
@@ -153,18 +173,24 @@ def read_manifest(path: Path, batch_rows: int = 65_536) -> Iterator[pa.RecordBat
     try:
         file = pq.ParquetFile(path)
     except FileNotFoundError:
-        raise ManifestError(f"{path}: no such manifest; set split.previous_manifest to the previous release's "
-                            f"{MANIFEST_FILE}, or to null for a first release") from None
+        raise ManifestError(
+            f"{path}: no such manifest; set split.previous_manifest to the previous release's "
+            f"{MANIFEST_FILE}, or to null for a first release"
+        ) from None
     except pa.ArrowInvalid as exc:
         raise ManifestError(f"{path}: not a parquet manifest ({exc})") from None
     missing = [name for name in SCHEMA.names if name not in file.schema_arrow.names]
     if missing:
-        raise ManifestError(f"{path}: missing manifest columns {', '.join(missing)}; expected {', '.join(SCHEMA.names)}")
+        raise ManifestError(
+            f"{path}: missing manifest columns {', '.join(missing)}; expected {', '.join(SCHEMA.names)}"
+        )
     for batch in file.iter_batches(batch_size=batch_rows, columns=SCHEMA.names):
         batch = batch.cast(SCHEMA) if batch.schema != SCHEMA else batch
         foreign = pc.invert(pc.starts_with(batch["id"], ID_PREFIX))
         if pc.any(foreign).as_py():
             example = pc.filter(batch["id"], foreign)[0].as_py()
-            raise ManifestError(f"{path}: id {example!r} was not made by {ALGORITHM}; its splits cannot be pinned "
-                                "by this algorithm's keys")
+            raise ManifestError(
+                f"{path}: id {example!r} was not made by {ALGORITHM}; its splits cannot be pinned "
+                "by this algorithm's keys"
+            )
         yield batch

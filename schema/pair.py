@@ -29,8 +29,18 @@ _UNTIDY = f"^[{_SPACES}]|[{_SPACES}]$|[{_SPACES}][{_SPACES}]|[{_SPACES.replace('
 # mathematical operators and alphanumerics. Only strings with a character outside them (a combining accent, an
 # en quad, the ohm sign...) need `unicodedata.is_normalized`, which would cost more than all the other checks.
 NFC_STABLE_RANGES = (
-    (0x0000, 0x02FF), (0x0370, 0x0373), (0x0375, 0x037D), (0x037F, 0x0386), (0x0388, 0x0482), (0x0488, 0x04FF),
-    (0x2002, 0x20CF), (0x2100, 0x2125), (0x2127, 0x2129), (0x212C, 0x2328), (0x232B, 0x27FF), (0x1D400, 0x1D7FF),
+    (0x0000, 0x02FF),
+    (0x0370, 0x0373),
+    (0x0375, 0x037D),
+    (0x037F, 0x0386),
+    (0x0388, 0x0482),
+    (0x0488, 0x04FF),
+    (0x2002, 0x20CF),
+    (0x2100, 0x2125),
+    (0x2127, 0x2129),
+    (0x212C, 0x2328),
+    (0x232B, 0x27FF),
+    (0x1D400, 0x1D7FF),
 )
 _MAYBE_NOT_NFC = "[^" + "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}" for low, high in NFC_STABLE_RANGES) + "]"
 _MAYBE_UNNORMALIZED = f"{_MAYBE_NOT_NFC}|{_UNTIDY}"
@@ -137,6 +147,7 @@ def contract_breaks(batch: pa.RecordBatch) -> dict[int, str]:
             for error in exc.errors():
                 breaks.setdefault(positions[error["loc"][0]].as_py(), []).append(f"{name}: {error['msg']}")
     return {position: "; ".join(messages) for position, messages in sorted(breaks.items())}
+
 
 SCHEMA = pa.schema(
     [

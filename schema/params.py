@@ -45,7 +45,9 @@ class IngestParams(Section):
         try:
             codecs.lookup(value)
         except LookupError:
-            raise ValueError(f"unknown encoding {value!r}; use a Python codec name such as utf-8, latin-1, cp1252")
+            raise ValueError(
+                f"unknown encoding {value!r}; use a Python codec name such as utf-8, latin-1, cp1252"
+            ) from None
         return value
 
 
@@ -80,7 +82,8 @@ class ValidateParams(Section):
         0.9, description="wrong_language: how sure the identifier must be that a side is in the other language."
     )
     language_max_chars: Annotated[int, Field(gt=0)] = Field(
-        200, description="wrong_language: only this many leading characters are identified; more adds cost, not accuracy."
+        200,
+        description="wrong_language: only this many leading characters are identified; more adds cost, not accuracy.",
     )
     batch_rows: Annotated[int, Field(gt=0)] = Field(16_384, description="Rows validated together, by one process.")
     workers: Annotated[int, Field(ge=0)] = Field(
@@ -89,8 +92,12 @@ class ValidateParams(Section):
     ratio_min_chars: Annotated[int, Field(ge=0)] = Field(
         100, description="length_ratio: pairs whose longer side is shorter than this are exempt."
     )
-    ratio_min: Annotated[float, Field(gt=0)] = Field(0.25, description="length_ratio: lowest len(french) / len(english).")
-    ratio_max: Annotated[float, Field(gt=0)] = Field(4.0, description="length_ratio: highest len(french) / len(english).")
+    ratio_min: Annotated[float, Field(gt=0)] = Field(
+        0.25, description="length_ratio: lowest len(french) / len(english)."
+    )
+    ratio_max: Annotated[float, Field(gt=0)] = Field(
+        4.0, description="length_ratio: highest len(french) / len(english)."
+    )
 
     @model_validator(mode="after")
     def _ratio_bounds_ordered(self) -> ValidateParams:

@@ -40,15 +40,23 @@ def pytest_configure(config: pytest.Config) -> None:
             "import it inside tests or fixtures, not at the top of a conftest.py"
         )
     tmp = Path(tempfile.mkdtemp(prefix="tests-hf-"))
-    os.environ.update({
-        "HF_HOME": str(tmp / "hf-home"),
-        "HF_DATASETS_CACHE": str(tmp / "hf-datasets"),
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "HF_UPDATE_DOWNLOAD_COUNTS": "0",
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-    })
-    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HUGGINGFACE_CO_STAGING"):
+    os.environ.update(
+        {
+            "HF_HOME": str(tmp / "hf-home"),
+            "HF_DATASETS_CACHE": str(tmp / "hf-datasets"),
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "HF_UPDATE_DOWNLOAD_COUNTS": "0",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+        }
+    )
+    for name in (
+        "HF_TOKEN",
+        "HUGGING_FACE_HUB_TOKEN",
+        "HF_HUB_OFFLINE",
+        "HF_DATASETS_OFFLINE",
+        "HUGGINGFACE_CO_STAGING",
+    ):
         os.environ.pop(name, None)
     tokens = {WRITE_TOKEN: Token(user=USER, write=True), READ_TOKEN: Token(user="reader", write=False)}
     hub = LocalHub(data_dir=tmp / "localhub", tokens=tokens).start()

@@ -42,13 +42,16 @@ def dvc_stages() -> dict[str, dict[str, Any]]:
 
     written = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
     with Repo(str(REPO)) as repo:
-        return {stage.name: {
-            "cmd": stage.cmd,
-            "deps": [str(dep.def_path) for dep in stage.deps if not isinstance(dep, ParamsDependency)],
-            "outs": [str(out.def_path) for out in stage.outs if not out.metric],
-            "metrics": [str(out.def_path) for out in stage.outs if out.metric],
-            "params": written[stage.name].get("params", []),
-        } for stage in repo.index.stages}
+        return {
+            stage.name: {
+                "cmd": stage.cmd,
+                "deps": [str(dep.def_path) for dep in stage.deps if not isinstance(dep, ParamsDependency)],
+                "outs": [str(out.def_path) for out in stage.outs if not out.metric],
+                "metrics": [str(out.def_path) for out in stage.outs if out.metric],
+                "params": written[stage.name].get("params", []),
+            }
+            for stage in repo.index.stages
+        }
 
 
 def stage_command(stage: str) -> tuple[str, ...]:
@@ -69,7 +72,14 @@ def stage_paths(stage: str, root: Path | None = None) -> Any:
     paths = process.paths_from(paths_type, parsed)
     if root is None:
         return paths
-    outputs = {Path(path) for definition in dvc_stages().values() for path in definition["outs"] + definition["metrics"]}
-    return dataclasses.replace(paths, **{
-        field.name: root / value if value in outputs else REPO / value
-        for field in dataclasses.fields(paths) if (value := getattr(paths, field.name)) is not None})
+    outputs = {
+        Path(path) for definition in dvc_stages().values() for path in definition["outs"] + definition["metrics"]
+    }
+    return dataclasses.replace(
+        paths,
+        **{
+            field.name: root / value if value in outputs else REPO / value
+            for field in dataclasses.fields(paths)
+            if (value := getattr(paths, field.name)) is not None
+        },
+    )

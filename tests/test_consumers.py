@@ -33,8 +33,9 @@ def _write_release(folder, offset: int):
         shards = TRAIN_SHARDS if split == "train" else 1
         step = -(-rows // shards)
         for index in range(shards):
-            pq.write_table(table.slice(index * step, step),
-                           folder / "data" / f"{split}-{index:05d}-of-{shards:05d}.parquet")
+            pq.write_table(
+                table.slice(index * step, step), folder / "data" / f"{split}-{index:05d}-of-{shards:05d}.parquet"
+            )
     return folder
 
 
@@ -68,7 +69,7 @@ def test_duckdb_reads_a_revision_through_hffilesystem(release, revision):
         for split in SPLIT_ROWS:
             path = f"hf://datasets/{release}@{revision}/data/{split}-*.parquet"
             rel = con.sql(f"select * from read_parquet('{path}')")
-            rows = [dict(zip(rel.columns, row)) for row in rel.fetchall()]
+            rows = [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
             assert rows == _expected(split, revision), split
     finally:
         con.close()

@@ -87,22 +87,30 @@ def test_each_stage_consumes_what_the_previous_one_writes():
         return {next(iter(entry)) if isinstance(entry, dict) else entry for entry in STAGES[stage].get("outs", [])}
 
     order = list(STAGES)
-    for before, after in zip(order, order[1:]):
+    for before, after in zip(order, order[1:], strict=False):
         assert outs(before) & set(STAGES[after]["deps"]), f"{after} does not depend on an output of {before}"
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("ingest: {source: a.csv, delimter: ','}\nrelease: {version: 1.0.0, date: '2026-01-01'}",
-         "ingest.delimter: unknown key; valid keys here: source, delimiter"),
-        ("ingest: {source: a.csv}\nrelease: {version: 1.0.0, date: '2026-01-01'}\nhub: {endpoint: ftp://x}",
-         "hub.endpoint"),
+        (
+            "ingest: {source: a.csv, delimter: ','}\nrelease: {version: 1.0.0, date: '2026-01-01'}",
+            "ingest.delimter: unknown key; valid keys here: source, delimiter",
+        ),
+        (
+            "ingest: {source: a.csv}\nrelease: {version: 1.0.0, date: '2026-01-01'}\nhub: {endpoint: ftp://x}",
+            "hub.endpoint",
+        ),
         ("ingest: {source: a.csv}\nrelease: {version: '1.0', date: '2026-01-01'}", "release.version"),
-        ("ingest: {source: a.csv, encoding: utf-9}\nrelease: {version: 1.0.0, date: '2026-01-01'}",
-         "unknown encoding 'utf-9'"),
-        ("ingest: {source: a.csv}\nrelease: {version: 1.0.0, date: '2026-01-01'}\nbuidl: {}",
-         "buidl: unknown key; valid keys here: ingest, validate, split, build, hub, release"),
+        (
+            "ingest: {source: a.csv, encoding: utf-9}\nrelease: {version: 1.0.0, date: '2026-01-01'}",
+            "unknown encoding 'utf-9'",
+        ),
+        (
+            "ingest: {source: a.csv}\nrelease: {version: 1.0.0, date: '2026-01-01'}\nbuidl: {}",
+            "buidl: unknown key; valid keys here: ingest, validate, split, build, hub, release",
+        ),
         ("release: {version: 1.0.0, date: '2026-01-01'}", "ingest: required key is missing"),
     ],
 )
@@ -149,7 +157,9 @@ def test_stage_depends_on_all_the_code_it_runs(stage):
             seen.add(module)
             todo.extend(_project_imports(_source(module)))
     deps = [Path(dep) for dep in STAGES[stage]["deps"]]
-    files = {_source(module).relative_to(REPO) for module in seen} - {Path(package, "__init__.py") for package in PACKAGES}
+    files = {_source(module).relative_to(REPO) for module in seen} - {
+        Path(package, "__init__.py") for package in PACKAGES
+    }
     missing = sorted(str(file) for file in files if not any(file == dep or dep in file.parents for dep in deps))
     assert not missing, f"{stage} runs code it does not declare as a dependency: {missing}"
 
@@ -160,15 +170,23 @@ def test_dvc_hashes_only_the_sources_of_a_code_directory():
     from dvc.repo import Repo
 
     lock = yaml.safe_load((REPO / "dvc.lock").read_text(encoding="utf-8"))
-    directories = {Path(dep) for definition in STAGES.values() for dep in definition["deps"]
-                   if (REPO / dep).is_dir() and Path(dep).parts[0] in PACKAGES}
+    directories = {
+        Path(dep)
+        for definition in STAGES.values()
+        for dep in definition["deps"]
+        if (REPO / dep).is_dir() and Path(dep).parts[0] in PACKAGES
+    }
     assert directories, "no code directory among the dependencies"
     with Repo(str(REPO)) as repo:
         for directory in directories:
             cache = REPO / directory / "__pycache__" / "module.cpython-311.pyc"
             assert repo.dvcignore.is_ignored_file(str(cache)), f"{directory}: DVC would hash its bytecode"
-    tracked = {Path(entry["path"]): entry["nfiles"] for stage in lock["stages"].values() for entry in stage["deps"]
-               if Path(entry["path"]) in directories}
+    tracked = {
+        Path(entry["path"]): entry["nfiles"]
+        for stage in lock["stages"].values()
+        for entry in stage["deps"]
+        if Path(entry["path"]) in directories
+    }
     for directory, nfiles in tracked.items():
         sources = [path for path in (REPO / directory).rglob("*") if path.is_file() and "__pycache__" not in path.parts]
         assert nfiles == len(sources), f"dvc.lock hashed {nfiles} files of {directory}, which has {len(sources)}"

@@ -27,27 +27,44 @@ pytestmark = pytest.mark.slow
 
 
 def copy_repo(destination: Path) -> Path:
-    listed = subprocess.run(["git", "ls-files", "--cached", "-z"], cwd=REPO, check=True,
-                            capture_output=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(["git", "ls-files", "--cached", "-z"], cwd=REPO, check=True, capture_output=True)
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = REPO / name
         if source.is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.org"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+    }
     for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
         subprocess.run(command, cwd=destination, check=True, env=env)
     return destination
 
 
 def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "HF_HOME": str(repo / ".hf-home")}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HF_HOME": str(repo / ".hf-home"),
+    }
     for name in ("HF_ENDPOINT", "HF_TOKEN", "HF_DATASETS_CACHE"):
         env.pop(name, None)
-    return subprocess.run([str(Path(sys.executable).parent / "dvc"), *args], cwd=repo, env=env, text=True,
-                          capture_output=True, timeout=300)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "dvc"), *args],
+        cwd=repo,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def released_rows(hub_folder: Path) -> dict[str, list[dict[str, object]]]:
@@ -85,29 +102,46 @@ def test_the_stages_write_exactly_their_outs(released):
     besides them, only DVC's and the embedded Hub's own state (cache, lock, the .gitignore files DVC keeps)."""
     repo, _ = released
     declared = {Path(path) for stage in dvc_stages().values() for path in stage["outs"] + stage["metrics"]}
-    left = subprocess.run(["git", "ls-files", "--others", "-z"], cwd=repo, check=True,
-                          capture_output=True).stdout.decode().split("\0")
+    left = (
+        subprocess.run(["git", "ls-files", "--others", "-z"], cwd=repo, check=True, capture_output=True)
+        .stdout.decode()
+        .split("\0")
+    )
     own_state = (".dvc", ".localhub", ".hf-home")
     source = Path(yaml.safe_load((repo / "params.yaml").read_text())["ingest"]["source"])
-    written = {Path(name) for name in filter(None, left) if Path(name) != source
-               if Path(name).parts[0] not in own_state and "__pycache__" not in Path(name).parts
-               and Path(name).name not in ("dvc.lock", ".gitignore")}
+    written = {
+        Path(name)
+        for name in filter(None, left)
+        if Path(name) != source
+        if Path(name).parts[0] not in own_state
+        and "__pycache__" not in Path(name).parts
+        and Path(name).name not in ("dvc.lock", ".gitignore")
+    }
     assert all(any(path == out or out in path.parents for out in declared) for path in written), sorted(written)
     assert all((repo / out).exists() for out in declared)
 
 
 def test_nothing_is_lost(released):
     repo, _ = released
-    metrics = {stage: json.loads((repo / "metrics" / f"{stage}.json").read_text())
-               for stage in ("ingest", "validate", "split", "build")}
+    metrics = {
+        stage: json.loads((repo / "metrics" / f"{stage}.json").read_text())
+        for stage in ("ingest", "validate", "split", "build")
+    }
     released_total = sum(metrics["split"]["rows_by_split"].values())
-    assert metrics["ingest"]["records"] == (released_total + metrics["ingest"]["rejected"]
-                                            + metrics["validate"]["rejected"] + metrics["split"]["duplicates_merged"]
-                                            + metrics["split"]["cross_split_links"])
+    assert metrics["ingest"]["records"] == (
+        released_total
+        + metrics["ingest"]["rejected"]
+        + metrics["validate"]["rejected"]
+        + metrics["split"]["duplicates_merged"]
+        + metrics["split"]["cross_split_links"]
+    )
     assert metrics["ingest"]["rejected"] >= 1 and metrics["validate"]["rejected"] >= 1
     assert metrics["split"]["duplicates_merged"] >= 1
-    rejects = [json.loads(line) for name in ("ingest", "validate", "duplicates")
-               for line in (repo / "data" / "rejects" / f"{name}.jsonl").read_text().splitlines()]
+    rejects = [
+        json.loads(line)
+        for name in ("ingest", "validate", "duplicates")
+        for line in (repo / "data" / "rejects" / f"{name}.jsonl").read_text().splitlines()
+    ]
     assert all(isinstance(reject["line"], int) and reject["reasons"] for reject in rejects)
 
 
@@ -117,8 +151,9 @@ def test_the_release_is_tagged_on_the_embedded_hub(released):
     assert receipt["outcome"] == "published" and receipt["verified"] is True
     bare = repo / ".localhub" / "datasets" / receipt["repo_id"]
     bare = bare.with_name(bare.name + ".git")
-    tag_commit = subprocess.run(["git", "rev-parse", "v1.0.0^{commit}"], cwd=bare, check=True, text=True,
-                                capture_output=True).stdout.strip()
+    tag_commit = subprocess.run(
+        ["git", "rev-parse", "v1.0.0^{commit}"], cwd=bare, check=True, text=True, capture_output=True
+    ).stdout.strip()
     assert tag_commit == receipt["commit"]
     assert "released v1.0.0" in first.stdout
 
@@ -137,18 +172,28 @@ def test_a_changed_dataset_needs_a_new_pinned_version(released, tmp_path):
     # whatever order they run in.
     repo = Path(shutil.copytree(released[0], tmp_path / "repo", symlinks=True))
     raw = repo / "data" / "raw" / "tiny.csv"
-    raw.write_text(raw.read_text(encoding="utf-8") + (
-        "The decoder predicts the next word from the words before it and from the encoder's output.;"
-        "Le décodeur prédit le mot suivant à partir des mots précédents et de la sortie de l’encodeur.\r\n"
-    ), encoding="utf-8", newline="")
+    raw.write_text(
+        raw.read_text(encoding="utf-8")
+        + (
+            "The decoder predicts the next word from the words before it and from the encoder's output.;"
+            "Le décodeur prédit le mot suivant à partir des mots précédents et de la sortie de l’encodeur.\r\n"
+        ),
+        encoding="utf-8",
+        newline="",
+    )
     refused = dvc(repo, "repro")
     assert refused.returncode != 0
     assert "v1.0.0 is already released" in refused.stderr and "bump release.version" in refused.stderr
 
     env = {**os.environ, "HF_HOME": str(repo / ".hf-home")}
     env.pop("HF_ENDPOINT", None)
-    fetched = subprocess.run([sys.executable, "-m", "pipeline.publish", "fetch-manifest", "1.0.0",
-                              "data/previous-manifest.parquet"], cwd=repo, env=env, text=True, capture_output=True)
+    fetched = subprocess.run(
+        [sys.executable, "-m", "pipeline.publish", "fetch-manifest", "1.0.0", "data/previous-manifest.parquet"],
+        cwd=repo,
+        env=env,
+        text=True,
+        capture_output=True,
+    )
     assert fetched.returncode == 0, fetched.stderr
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["split"]["previous_manifest"] = "data/previous-manifest.parquet"

@@ -13,18 +13,114 @@ ZERO_HASH = bytes(HASH_SIZE)
 
 # The blake3 keys of xet-core: DATA_KEY and INTERNAL_NODE_HASH in xet_core_structures/src/merklehash/data_hash.rs,
 # VERIFICATION_KEY in xet_core_structures/src/metadata_shard/chunk_verification.rs (also listed in hashing.md).
-DATA_KEY = bytes([
-    102, 151, 245, 119, 91, 149, 80, 222, 49, 53, 203, 172, 165, 151, 24, 28,
-    157, 228, 33, 16, 155, 235, 43, 88, 180, 208, 176, 75, 147, 173, 242, 41,
-])
-INTERNAL_NODE_KEY = bytes([
-    1, 126, 197, 199, 165, 71, 41, 150, 253, 148, 102, 102, 180, 138, 2, 230,
-    93, 221, 83, 111, 55, 199, 109, 210, 248, 99, 82, 230, 74, 83, 113, 63,
-])
-VERIFICATION_KEY = bytes([
-    127, 24, 87, 214, 206, 86, 237, 102, 18, 127, 249, 19, 231, 165, 195, 243,
-    164, 205, 38, 213, 181, 219, 73, 230, 65, 36, 152, 127, 40, 251, 148, 195,
-])
+DATA_KEY = bytes(
+    [
+        102,
+        151,
+        245,
+        119,
+        91,
+        149,
+        80,
+        222,
+        49,
+        53,
+        203,
+        172,
+        165,
+        151,
+        24,
+        28,
+        157,
+        228,
+        33,
+        16,
+        155,
+        235,
+        43,
+        88,
+        180,
+        208,
+        176,
+        75,
+        147,
+        173,
+        242,
+        41,
+    ]
+)
+INTERNAL_NODE_KEY = bytes(
+    [
+        1,
+        126,
+        197,
+        199,
+        165,
+        71,
+        41,
+        150,
+        253,
+        148,
+        102,
+        102,
+        180,
+        138,
+        2,
+        230,
+        93,
+        221,
+        83,
+        111,
+        55,
+        199,
+        109,
+        210,
+        248,
+        99,
+        82,
+        230,
+        74,
+        83,
+        113,
+        63,
+    ]
+)
+VERIFICATION_KEY = bytes(
+    [
+        127,
+        24,
+        87,
+        214,
+        206,
+        86,
+        237,
+        102,
+        18,
+        127,
+        249,
+        19,
+        231,
+        165,
+        195,
+        243,
+        164,
+        205,
+        38,
+        213,
+        181,
+        219,
+        73,
+        230,
+        65,
+        36,
+        152,
+        127,
+        40,
+        251,
+        148,
+        195,
+    ]
+)
 # file_hash in aggregated_hashes.rs is the salted file hash with an all-zero salt.
 FILE_HASH_KEY = ZERO_HASH
 
@@ -49,7 +145,7 @@ def hex_to_hash(text: str) -> bytes:
     """The raw 32 bytes of a hash string made by `hash_to_hex`."""
     if not _HASH_STRING.fullmatch(text):
         raise ValueError(f"a Xet hash string is 64 hexadecimal digits, got {text!r}")
-    return _HASH_WORDS.pack(*(int(text[i:i + 16], 16) for i in range(0, 64, 16)))
+    return _HASH_WORDS.pack(*(int(text[i : i + 16], 16) for i in range(0, 64, 16)))
 
 
 def chunk_hash(data: bytes) -> bytes:

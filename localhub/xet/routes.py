@@ -48,7 +48,9 @@ class CasRoutes:
     def _cas_grant(self) -> Grant:
         scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
-            raise errors.unauthenticated("A Xet access token is required; get one from xet-read-token or xet-write-token")
+            raise errors.unauthenticated(
+                "A Xet access token is required; get one from xet-read-token or xet-write-token"
+            )
         try:
             return self.server.signer.check(token.strip())
         except (GrantError, ValueError) as exc:
@@ -150,14 +152,21 @@ class CasRoutes:
             entries = fetches.setdefault(run.xorb, [])
             chunk_range = {"start": run.start, "end": run.end}
             if all(e["ranges"][0]["chunks"] != chunk_range for e in entries):
-                entries.append({"url": self._fetch_url(run.xorb, run.byte_start, run.byte_end), "ranges": [
-                    {"chunks": chunk_range, "bytes": {"start": run.byte_start, "end": run.byte_end}}]})
-        self._send_json({
-            "offset_into_first_range": offset,
-            "terms": [{"hash": r.xorb, "unpacked_length": r.size, "range": {"start": r.start, "end": r.end}}
-                      for r in runs],
-            "xorbs": fetches,
-        })
+                entries.append(
+                    {
+                        "url": self._fetch_url(run.xorb, run.byte_start, run.byte_end),
+                        "ranges": [{"chunks": chunk_range, "bytes": {"start": run.byte_start, "end": run.byte_end}}],
+                    }
+                )
+        self._send_json(
+            {
+                "offset_into_first_range": offset,
+                "terms": [
+                    {"hash": r.xorb, "unpacked_length": r.size, "range": {"start": r.start, "end": r.end}} for r in runs
+                ],
+                "xorbs": fetches,
+            }
+        )
 
     def _fetch_url(self, xorb_hash: str, start: int, end: int) -> str:
         path, signed_range = f"/cas/fetch/{xorb_hash}", f"bytes={start}-{end}"
@@ -169,8 +178,12 @@ class CasRoutes:
         _check_hash(xorb_hash)
         signed_range = self._query.get("range", [""])[-1]
         try:
-            self.server.signer.check_url(f"/cas/fetch/{xorb_hash}", signed_range,
-                                         self._query.get("expires", [""])[-1], self._query.get("signature", [""])[-1])
+            self.server.signer.check_url(
+                f"/cas/fetch/{xorb_hash}",
+                signed_range,
+                self._query.get("expires", [""])[-1],
+                self._query.get("signature", [""])[-1],
+            )
         except GrantError as exc:
             raise errors.forbidden(f"This xorb URL is not valid: {exc}") from None
         if self.headers.get("Range") != signed_range:

@@ -8,9 +8,27 @@ from dataclasses import dataclass
 from localhub.xet.hashing import HASH_SIZE
 
 # Layout constants of xet-core xet_core_structures/src/metadata_shard/shard_format.rs and file_structs.rs.
-HEADER_TAG = b"HFRepoMetaData\x00" + bytes([
-    85, 105, 103, 69, 106, 123, 129, 87, 131, 165, 189, 217, 92, 205, 209, 74, 169,
-])
+HEADER_TAG = b"HFRepoMetaData\x00" + bytes(
+    [
+        85,
+        105,
+        103,
+        69,
+        106,
+        123,
+        129,
+        87,
+        131,
+        165,
+        189,
+        217,
+        92,
+        205,
+        209,
+        74,
+        169,
+    ]
+)
 HEADER_VERSION = 2
 FOOTER_VERSION = 1
 FOOTER_SIZE = 200
@@ -90,7 +108,8 @@ def serialize_shard(shard: Shard) -> bytes:
     parts = [_HEADER.pack(HEADER_TAG, HEADER_VERSION, 0)]
     for info in shard.files:
         flags = (FLAG_WITH_VERIFICATION if info.verification is not None else 0) | (
-            FLAG_WITH_METADATA_EXT if info.sha256 is not None else 0)
+            FLAG_WITH_METADATA_EXT if info.sha256 is not None else 0
+        )
         parts.append(_FILE_HEADER.pack(info.file_hash, flags, len(info.terms)))
         parts += (_FILE_ENTRY.pack(t.xorb, 0, t.size, t.chunk_start, t.chunk_end) for t in info.terms)
         if info.verification is not None:
@@ -113,7 +132,8 @@ def _read_files(reader: _Reader) -> tuple[FileInfo, ...]:
     while True:
         index, start = len(files), reader.offset
         file_hash, flags, num_entries = reader.take(
-            _FILE_HEADER, f"file info section: file {index} or bookend at byte {start}")
+            _FILE_HEADER, f"file info section: file {index} or bookend at byte {start}"
+        )
         if file_hash == BOOKEND_HASH:
             return tuple(files)
         where = f"file info section: file {index} at byte {start}"
@@ -126,13 +146,17 @@ def _read_files(reader: _Reader) -> tuple[FileInfo, ...]:
         needed = ENTRY_SIZE * (num_entries * (2 if has_verification else 1) + (1 if has_sha256 else 0))
         if needed > reader.remaining:
             raise ShardFormatError(
-                f"{where}: {num_entries} entries need {needed} bytes, only {reader.remaining} remain")
-        terms = tuple(Term(xorb, chunk_start, chunk_end, size)
-                      for xorb, _, size, chunk_start, chunk_end in reader.take_many(_FILE_ENTRY, num_entries))
+                f"{where}: {num_entries} entries need {needed} bytes, only {reader.remaining} remain"
+            )
+        terms = tuple(
+            Term(xorb, chunk_start, chunk_end, size)
+            for xorb, _, size, chunk_start, chunk_end in reader.take_many(_FILE_ENTRY, num_entries)
+        )
         for term_index, term in enumerate(terms):
             if term.chunk_start >= term.chunk_end:
                 raise ShardFormatError(
-                    f"{where}: term {term_index}: chunk range [{term.chunk_start}, {term.chunk_end}) holds no chunk")
+                    f"{where}: term {term_index}: chunk range [{term.chunk_start}, {term.chunk_end}) holds no chunk"
+                )
         verification = None
         if has_verification:
             verification = tuple(h for (h,) in reader.take_many(_HASH_ENTRY, num_entries))
@@ -148,13 +172,16 @@ def _read_xorbs(reader: _Reader) -> tuple[XorbInfo, ...]:
     while True:
         index, start = len(xorbs), reader.offset
         xorb, _, num_entries, bytes_in_cas, bytes_on_disk = reader.take(
-            _XORB_HEADER, f"xorb info section: xorb {index} or bookend at byte {start}")
+            _XORB_HEADER, f"xorb info section: xorb {index} or bookend at byte {start}"
+        )
         if xorb == BOOKEND_HASH:
             return tuple(xorbs)
         needed = ENTRY_SIZE * num_entries
         if needed > reader.remaining:
-            raise ShardFormatError(f"xorb info section: xorb {index} at byte {start}: {num_entries} chunks need "
-                                   f"{needed} bytes, only {reader.remaining} remain")
+            raise ShardFormatError(
+                f"xorb info section: xorb {index} at byte {start}: {num_entries} chunks need "
+                f"{needed} bytes, only {reader.remaining} remain"
+            )
         entries = reader.take_many(_XORB_ENTRY, num_entries)
         chunks = tuple((h, chunk_start, size) for h, chunk_start, size in entries)
         xorbs.append(XorbInfo(xorb, chunks, bytes_in_cas, bytes_on_disk))
@@ -164,14 +191,17 @@ def _read_footer(reader: _Reader, footer_size: int) -> None:
     start = reader.offset
     if footer_size == 0:
         if reader.remaining:
-            raise ShardFormatError(f"footer: {reader.remaining} bytes follow the xorb info section at byte {start} "
-                                   "but the header declares no footer")
+            raise ShardFormatError(
+                f"footer: {reader.remaining} bytes follow the xorb info section at byte {start} "
+                "but the header declares no footer"
+            )
         return
     if footer_size != FOOTER_SIZE:
         raise ShardFormatError(f"header at byte 0: footer size {footer_size}, expected 0 or {FOOTER_SIZE}")
     if reader.remaining != FOOTER_SIZE:
         raise ShardFormatError(
-            f"footer at byte {start}: {reader.remaining} bytes follow the xorb info section, expected {FOOTER_SIZE}")
+            f"footer at byte {start}: {reader.remaining} bytes follow the xorb info section, expected {FOOTER_SIZE}"
+        )
     (version,) = _FOOTER_VERSION.unpack_from(reader.data, start)
     if version != FOOTER_VERSION:
         raise ShardFormatError(f"footer at byte {start}: version {version}, expected {FOOTER_VERSION}")
@@ -203,6 +233,6 @@ class _Reader:
 
     def take_many(self, layout: struct.Struct, count: int) -> list[tuple]:
         end = self.offset + layout.size * count
-        values = list(layout.iter_unpack(self.data[self.offset:end]))
+        values = list(layout.iter_unpack(self.data[self.offset : end]))
         self.offset = end
         return values

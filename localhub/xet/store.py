@@ -103,7 +103,7 @@ class XorbStore:
     def read(self, span: Span) -> Iterator[bytes]:
         """The decompressed chunks of a span, one at a time."""
         with open(self._path(span.xorb), "rb") as fh:
-            yield from xorb.read_chunks(fh, self.chunks(span.xorb)[span.start:span.end])
+            yield from xorb.read_chunks(fh, self.chunks(span.xorb)[span.start : span.end])
 
     def path(self, xorb_hash: str) -> Path:
         return self._path(xorb_hash)
@@ -125,8 +125,9 @@ class FileRegistry:
             record = json.loads((self.root / "files" / f"{file_hash}.json").read_text())
         except (OSError, ValueError):
             return None
-        return XetFile(record["file_hash"], record["sha256"], record["size"],
-                       tuple(Term(*term) for term in record["terms"]))
+        return XetFile(
+            record["file_hash"], record["sha256"], record["size"], tuple(Term(*term) for term in record["terms"])
+        )
 
     def by_sha256(self, oid: str) -> XetFile | None:
         try:
@@ -136,8 +137,12 @@ class FileRegistry:
         return self.get(file_hash)
 
     def register(self, file: XetFile) -> None:
-        record = {"file_hash": file.file_hash, "sha256": file.sha256, "size": file.size,
-                  "terms": [[t.xorb, t.start, t.end, t.size] for t in file.terms]}
+        record = {
+            "file_hash": file.file_hash,
+            "sha256": file.sha256,
+            "size": file.size,
+            "terms": [[t.xorb, t.start, t.end, t.size] for t in file.terms],
+        }
         # The reconstruction first, then the sha256 link that makes it reachable from a commit.
         _atomic_write(self.root / "files" / f"{file.file_hash}.json", json.dumps(record).encode())
         _atomic_write(self.root / "sha256" / file.sha256, file.file_hash.encode())
@@ -159,7 +164,7 @@ def spans(xorbs: XorbStore, file: XetFile, start: int, end: int) -> tuple[int, l
             first += 1
         if not found:
             offset = start - position
-        needed = sum(c.size for c in chunks[first:term.end])
+        needed = sum(c.size for c in chunks[first : term.end])
         tail = position + needed - 1
         while last - 1 > first and tail - chunks[last - 1].size >= end:
             tail -= chunks[last - 1].size
@@ -179,7 +184,7 @@ def read_range(xorbs: XorbStore, file: XetFile, start: int, end: int) -> Iterato
             if offset >= len(data):
                 offset -= len(data)
                 continue
-            piece = data[offset:offset + remaining]
+            piece = data[offset : offset + remaining]
             offset = 0
             remaining -= len(piece)
             yield piece
@@ -204,18 +209,22 @@ def check_shard(xorbs: XorbStore, parsed: shard.Shard, progress: Callable[[int, 
         if info.verification is None:
             raise XetError(f"file {index} ({name}) has no verification entries")
         terms, leaves = [], []
-        for number, (term, proof) in enumerate(zip(info.terms, info.verification)):
+        for number, (term, proof) in enumerate(zip(info.terms, info.verification, strict=True)):
             xorb_name = hashing.hash_to_hex(term.xorb)
             if not xorbs.has(xorb_name):
                 raise XetError(f"file {name}, term {number}: xorb {xorb_name} was never uploaded")
             chunks = xorbs.chunks(xorb_name)
             if term.chunk_end > len(chunks):
-                raise XetError(f"file {name}, term {number}: chunks {term.chunk_start}..{term.chunk_end} "
-                               f"are past the {len(chunks)} of xorb {xorb_name}")
-            run = chunks[term.chunk_start:term.chunk_end]
+                raise XetError(
+                    f"file {name}, term {number}: chunks {term.chunk_start}..{term.chunk_end} "
+                    f"are past the {len(chunks)} of xorb {xorb_name}"
+                )
+            run = chunks[term.chunk_start : term.chunk_end]
             if sum(c.size for c in run) != term.size:
-                raise XetError(f"file {name}, term {number}: {term.size} bytes announced, the chunks hold "
-                               f"{sum(c.size for c in run)}")
+                raise XetError(
+                    f"file {name}, term {number}: {term.size} bytes announced, the chunks hold "
+                    f"{sum(c.size for c in run)}"
+                )
             if hashing.verification_hash([c.hash for c in run]) != proof:
                 raise XetError(f"file {name}, term {number}: the verification hash does not match the chunks")
             terms.append(Term(xorb_name, term.chunk_start, term.chunk_end, term.size))
@@ -229,7 +238,8 @@ def check_shard(xorbs: XorbStore, parsed: shard.Shard, progress: Callable[[int, 
             done += len(data)
             progress(done, total)
         if digest.hexdigest() != file.sha256:
-            raise XetError(f"file {name}: its content hashes to sha256 {digest.hexdigest()}, "
-                           f"the shard says {file.sha256}")
+            raise XetError(
+                f"file {name}: its content hashes to sha256 {digest.hexdigest()}, the shard says {file.sha256}"
+            )
         checked.append(file)
     return checked

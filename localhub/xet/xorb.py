@@ -64,14 +64,16 @@ def read_xorb(source: BinaryIO, length: int, sink: BinaryIO) -> list[Chunk]:
             break
         if len(head) < CHUNK_HEADER_SIZE:
             raise XorbFormatError(
-                f"chunk {index} at byte {start}: header truncated, {len(head)} of {CHUNK_HEADER_SIZE} bytes left")
+                f"chunk {index} at byte {start}: header truncated, {len(head)} of {CHUNK_HEADER_SIZE} bytes left"
+            )
         if index == MAX_XORB_CHUNKS:
             raise XorbFormatError(f"chunk {index} at byte {start}: a xorb holds at most {MAX_XORB_CHUNKS} chunks")
         where = f"chunk {index} at byte {start}"
         compressed_size, scheme, size = _parse_header(head, where)
         if compressed_size > length - reader.offset:
-            raise XorbFormatError(f"{where}: data truncated, header says {compressed_size} bytes but "
-                                  f"{length - reader.offset} remain")
+            raise XorbFormatError(
+                f"{where}: data truncated, header says {compressed_size} bytes but {length - reader.offset} remain"
+            )
         payload = reader.read(compressed_size)
         data = _decompress(payload, scheme, size, where)
         sink.write(head)
@@ -111,7 +113,7 @@ def decode_index(data: bytes) -> list[Chunk]:
     """The chunks of an index made by `encode_index`."""
     if not data.startswith(INDEX_MAGIC):
         raise XorbFormatError("xorb index does not start with its magic bytes")
-    body = memoryview(data)[len(INDEX_MAGIC):]
+    body = memoryview(data)[len(INDEX_MAGIC) :]
     if len(body) % _INDEX_ENTRY.size:
         raise XorbFormatError(f"xorb index of {len(data)} bytes is not a whole number of entries")
     return [Chunk(bytes(h), start, end, size) for h, start, end, size in _INDEX_ENTRY.iter_unpack(body)]
@@ -129,7 +131,8 @@ def _parse_header(head: bytes, where: str) -> tuple[int, int, int]:
         raise XorbFormatError(f"{where}: uncompressed size {size} is over the {MAX_CHUNK_SIZE}-byte maximum")
     if compressed_size > MAX_COMPRESSED_CHUNK_SIZE:
         raise XorbFormatError(
-            f"{where}: compressed size {compressed_size} is over the {MAX_COMPRESSED_CHUNK_SIZE}-byte maximum")
+            f"{where}: compressed size {compressed_size} is over the {MAX_COMPRESSED_CHUNK_SIZE}-byte maximum"
+        )
     return compressed_size, scheme, size
 
 
@@ -163,7 +166,7 @@ def _bg4_regroup(grouped: bytes) -> bytes:
     offset = 0
     for k in range(4):
         group_size = len(range(k, len(grouped), 4))
-        data[k::4] = grouped[offset:offset + group_size]
+        data[k::4] = grouped[offset : offset + group_size]
         offset += group_size
     return bytes(data)
 

@@ -27,12 +27,14 @@ from schema.params import SPLITS
 
 # What a bucket holds, a keyed row: the columns of a released row but its split, then the row's position in the
 # input, by which the global step's arrays are indexed.
-KEYED = pa.schema([
-    MANIFEST_SCHEMA.field("id"),
-    *PAIR_SCHEMA,
-    *(MANIFEST_SCHEMA.field(name) for name in ("english_key_sha256", "french_key_sha256", "content_sha256")),
-    pa.field("row", pa.int64(), nullable=False),
-])
+KEYED = pa.schema(
+    [
+        MANIFEST_SCHEMA.field("id"),
+        *PAIR_SCHEMA,
+        *(MANIFEST_SCHEMA.field(name) for name in ("english_key_sha256", "french_key_sha256", "content_sha256")),
+        pa.field("row", pa.int64(), nullable=False),
+    ]
+)
 
 # Keyed rows a bucket is sized to hold, in bytes. A bucket is sorted in memory with one copy, so this bounds what the
 # second pass holds per process.
@@ -60,8 +62,9 @@ def bucket_of(ids: np.ndarray, bits: int) -> np.ndarray:
     return (ids >> np.uint64(64 - bits)).astype(np.int64)
 
 
-def spill_by_bucket(keyed: pa.RecordBatch, ids: np.ndarray, bits: int, spill: MessageSpill,
-                    messages: list[Messages]) -> None:
+def spill_by_bucket(
+    keyed: pa.RecordBatch, ids: np.ndarray, bits: int, spill: MessageSpill, messages: list[Messages]
+) -> None:
     """Appends `keyed` (whose 64-bit id hashes are `ids`) to `spill`, one message per bucket its rows fall in, and
     adds where each message went to `messages[bucket]`."""
     of_row = bucket_of(ids, bits)
@@ -104,17 +107,20 @@ class Bucket:
     def read(self) -> pa.Table:
         """The keyed rows of the bucket, in input order."""
         return pa.Table.from_batches(
-            [batch for path, messages in self.pieces for batch in read_messages(path, messages, KEYED)], KEYED)
+            [batch for path, messages in self.pieces for batch in read_messages(path, messages, KEYED)], KEYED
+        )
 
 
-def bucket_tasks(buckets: Buckets, spilled: list[tuple[Path, list[Messages]]], output: Path, codes: np.ndarray,
-                 pinned: np.ndarray) -> Iterator[Bucket]:
+def bucket_tasks(
+    buckets: Buckets, spilled: list[tuple[Path, list[Messages]]], output: Path, codes: np.ndarray, pinned: np.ndarray
+) -> Iterator[Bucket]:
     """One `Bucket` per bucket, in index order, made as they are asked for: `spilled` has, per scratch file, the
     messages of each bucket; `codes` and `pinned` are the split code and pinning of each input row."""
     for index in range(buckets.count):
         rows = buckets.rows(index)
-        yield Bucket(index, output, [(path, messages[index]) for path, messages in spilled], rows, codes[rows],
-                     pinned[rows])
+        yield Bucket(
+            index, output, [(path, messages[index]) for path, messages in spilled], rows, codes[rows], pinned[rows]
+        )
 
 
 @dataclass(frozen=True)
@@ -153,20 +159,20 @@ def resolve_part(bucket: Bucket, rule: ReleaseRule) -> Resolved:
     at = np.searchsorted(bucket.rows, released_rows)
     with ParquetSink(bucket.output / f"part-{bucket.index:05d}.parquet", rule.schema) as part:
         part.write(released)
-    return Resolved(keyed.num_rows, np.bincount(bucket.codes[at], minlength=len(SPLITS)),
-                    int(bucket.pinned[at].sum()), reports)
+    return Resolved(
+        keyed.num_rows, np.bincount(bucket.codes[at], minlength=len(SPLITS)), int(bucket.pinned[at].sum()), reports
+    )
 
 
-def resolve_bucket(keyed: pa.Table, rows: np.ndarray, codes_of_rows: np.ndarray, rule: ReleaseRule
-                   ) -> tuple[pa.Table, np.ndarray, list[dict[str, Any]]]:
+def resolve_bucket(
+    keyed: pa.Table, rows: np.ndarray, codes_of_rows: np.ndarray, rule: ReleaseRule
+) -> tuple[pa.Table, np.ndarray, list[dict[str, Any]]]:
     """Orders a bucket's keyed rows by id, then by `rule.kept_first_by`, and releases the rows `rule.released` picks.
 
     `codes_of_rows[i]` is the split code of input row `rows[i]`. Returns the released rows sorted by id, their
     input positions, and the reports of the others.
     """
-    order = pc.sort_indices(
-        keyed, sort_keys=[(name, "ascending") for name in ("id", *rule.kept_first_by)]
-    ).to_numpy()
+    order = pc.sort_indices(keyed, sort_keys=[(name, "ascending") for name in ("id", *rule.kept_first_by)]).to_numpy()
     # Only the id and row columns are put in order to decide; the text is gathered once, for the rows released.
     decided = keyed.select(["id", "row"]).take(order)
     codes = codes_of_rows[np.searchsorted(rows, decided["row"].to_numpy())]
@@ -176,8 +182,9 @@ def resolve_bucket(keyed: pa.Table, rows: np.ndarray, codes_of_rows: np.ndarray,
     is_released = rule.released(is_first, codes)
     released = keyed.take(order[is_released])
     split_names = pc.take(pa.array(SPLITS, pa.string()), pa.array(codes[is_released].astype(np.int64)))
-    table = pa.table({name: split_names if name == "split" else released[name] for name in rule.schema.names}
-                     ).cast(rule.schema)
+    table = pa.table({name: split_names if name == "split" else released[name] for name in rule.schema.names}).cast(
+        rule.schema
+    )
     first_at = np.maximum.accumulate(np.where(is_first, np.arange(len(ids)), 0))[~is_released]
     withheld = keyed.take(order[~is_released]).to_pylist()
     firsts = keyed.take(order[first_at]).select(["line", "english", "french"]).to_pylist()

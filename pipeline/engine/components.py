@@ -61,8 +61,9 @@ class KeyGraph:
     node_pin: np.ndarray
 
     @classmethod
-    def of(cls, hashes: dict[str, np.ndarray],
-           pin_of: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> KeyGraph:
+    def of(
+        cls, hashes: dict[str, np.ndarray], pin_of: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    ) -> KeyGraph:
         """The graph of the rows whose English and French key hashes are `hashes["english"]` and `hashes["french"]`;
         `pin_of(english_keys, french_keys)` gives the pins of the distinct keys. Takes the two columns out of
         `hashes`, so that each is freed once numbered."""

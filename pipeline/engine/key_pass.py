@@ -49,8 +49,12 @@ class RowHashes:
     @classmethod
     def joined(cls, batches: list[RowHashes]) -> RowHashes:
         """The hashes of consecutive batches, end to end."""
-        return cls(*(np.concatenate([getattr(batch, name) for batch in batches] or [np.empty(0, np.uint64)])
-                     for name in ("english", "french", "id")))
+        return cls(
+            *(
+                np.concatenate([getattr(batch, name) for batch in batches] or [np.empty(0, np.uint64)])
+                for name in ("english", "french", "id")
+            )
+        )
 
 
 def prefix64(digests: pa.FixedSizeBinaryArray | pa.ChunkedArray) -> np.ndarray:
@@ -58,8 +62,9 @@ def prefix64(digests: pa.FixedSizeBinaryArray | pa.ChunkedArray) -> np.ndarray:
     if isinstance(digests, pa.ChunkedArray):
         digests = digests.combine_chunks()
     width = digests.type.byte_width
-    data = np.frombuffer(digests.buffers()[1], dtype=np.uint8, count=len(digests) * width,
-                         offset=digests.offset * width)
+    data = np.frombuffer(
+        digests.buffers()[1], dtype=np.uint8, count=len(digests) * width, offset=digests.offset * width
+    )
     return data.reshape(-1, width)[:, :8].copy().view(">u8")[:, 0].astype(np.uint64)
 
 
@@ -120,5 +125,6 @@ def key_input(source: Path, scratch: Path, bits: int, workers: Workers, progress
         spilled.append((path, messages))
         progress.update(sum(map(len, collected["id"])))
     # Each column's parts are dropped as soon as they are joined, so that only one column is held twice at a time.
-    return KeyedInput(spilled, {name: np.concatenate(collected.pop(name) or [np.empty(0, np.uint64)])
-                                for name in list(collected)})
+    return KeyedInput(
+        spilled, {name: np.concatenate(collected.pop(name) or [np.empty(0, np.uint64)]) for name in list(collected)}
+    )

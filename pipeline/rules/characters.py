@@ -25,7 +25,9 @@ class ControlCharacters(Rule):
     screen = _CONTROL
 
     def check(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> pa.Array:
-        return self.fired(pc.or_(pc.match_substring_regex(english, _CONTROL), pc.match_substring_regex(french, _CONTROL)))
+        return self.fired(
+            pc.or_(pc.match_substring_regex(english, _CONTROL), pc.match_substring_regex(french, _CONTROL))
+        )
 
     def explain(self, english: str | None, french: str | None, params: ValidateParams) -> str:
         only_controls = pc.replace_substring_regex(pa.array([english, french], pa.string()), f"[^{_CONTROL_SET}]+", "")

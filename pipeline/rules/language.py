@@ -75,9 +75,15 @@ def identifier() -> Any:
     cached = model_cache()
     try:
         with np.load(cached, allow_pickle=False) as model:
-            return LanguageIdentifier(model["ptc"], model["pc"], model["classes"].tolist(),
-                                      _to_array(model["nextmove"]), model["output"].tolist(), norm_probs=True,
-                                      tk_row=_to_array(model["row"]))
+            return LanguageIdentifier(
+                model["ptc"],
+                model["pc"],
+                model["classes"].tolist(),
+                _to_array(model["nextmove"]),
+                model["output"].tolist(),
+                norm_probs=True,
+                tk_row=_to_array(model["row"]),
+            )
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
         loaded = _load_identifier(norm_probs=True, langs=list(LANGUAGES))
     with suppress(OSError):
@@ -91,10 +97,15 @@ def _keep(loaded: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as file:
         try:
-            np.savez(file, ptc=loaded.nb_ptc, pc=loaded.nb_pc, classes=np.array(loaded.nb_classes),
-                     nextmove=np.frombuffer(loaded.tk_nextmove, dtype=f"u{loaded.tk_nextmove.itemsize}"),
-                     row=np.frombuffer(loaded.tk_row, dtype=f"u{loaded.tk_row.itemsize}"),
-                     output=np.array(loaded.tk_output, dtype=np.int32))
+            np.savez(
+                file,
+                ptc=loaded.nb_ptc,
+                pc=loaded.nb_pc,
+                classes=np.array(loaded.nb_classes),
+                nextmove=np.frombuffer(loaded.tk_nextmove, dtype=f"u{loaded.tk_nextmove.itemsize}"),
+                row=np.frombuffer(loaded.tk_row, dtype=f"u{loaded.tk_row.itemsize}"),
+                output=np.array(loaded.tk_output, dtype=np.int32),
+            )
             file.close()
             os.replace(file.name, path)
         finally:
@@ -217,15 +228,20 @@ class WrongLanguage(Rule):
 
     def explain_rows(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> list[str]:
         # Each side is judged as `check` judged it (its own function words settle it), so the words say what fired.
-        sides = [(name, expected, identify(texts, params, expected))
-                 for name, expected, texts in (("English", "en", english), ("French", "fr", french))]
-        readings = [(name, expected, verdicts.language.to_pylist(), verdicts.probability.to_pylist())
-                    for name, expected, verdicts in sides]
+        sides = [
+            (name, expected, identify(texts, params, expected))
+            for name, expected, texts in (("English", "en", english), ("French", "fr", french))
+        ]
+        readings = [
+            (name, expected, verdicts.language.to_pylist(), verdicts.probability.to_pylist())
+            for name, expected, verdicts in sides
+        ]
         return [
             "; ".join(
                 f"the {name} side reads as {languages[row]} (p={probabilities[row]:.2f})"
                 for name, expected, languages, probabilities in readings
-                if languages[row] is not None and languages[row] != expected
+                if languages[row] is not None
+                and languages[row] != expected
                 and probabilities[row] >= params.language_min_confidence
             )
             for row in range(len(english))

@@ -14,7 +14,10 @@ from schema.params import ValidateParams
 # RE2 syntax. A tag must be well formed (name, then attributes), so code in prose such as
 # `<SubBackward0 object at 0x12904b290>` or a comparison like `a <b and c> d` is not taken for HTML.
 MARKUP_PATTERNS: dict[str, str] = {
-    "an HTML tag": r"</?[A-Za-z][A-Za-z0-9-]*(\s+[A-Za-z_:][-A-Za-z0-9_:.]*(\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?)*\s*/?>",
+    "an HTML tag": (
+        r"</?[A-Za-z][A-Za-z0-9-]*"
+        r"(\s+[A-Za-z_:][-A-Za-z0-9_:.]*(\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?)*\s*/?>"
+    ),
     "an HTML comment": r"<!--|-->",
     "a Liquid/Jinja expression": r"\{\{\s*[A-Za-z_][\w.]*\s*(\|[^{}]*)?\}\}|\{%.*?%\}",
     "a markdown image": r"!\[[^\]]*\]\([^)]*\)",

@@ -20,7 +20,10 @@ def test_bench_runs_at_2000_rows(tmp_path):
     reconstruction()
     result = subprocess.run(
         [sys.executable, str(REPO / "bench" / "run.py"), "--rows", "2000", "--repeat", "2"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=240,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -37,8 +40,9 @@ def test_bench_runs_at_2000_rows(tmp_path):
     assert all(math.isfinite(value) and value > 0 for value in values.values())
     # The line prints two decimals: ratios recomputed from the printed times agree up to that rounding.
     assert math.isclose(values["ratio_floor"], values["pipeline_s"] / values["floor_s"], rel_tol=0.02, abs_tol=0.01)
-    assert math.isclose(values["speedup_baseline"], values["baseline_s"] / values["pipeline_s"], rel_tol=0.02,
-                        abs_tol=0.01)
+    assert math.isclose(
+        values["speedup_baseline"], values["baseline_s"] / values["pipeline_s"], rel_tol=0.02, abs_tol=0.01
+    )
     # The temporary work directory is removed, and nothing is written where the benchmark was started.
     assert not any(tmp_path.iterdir())
 
@@ -49,8 +53,12 @@ def test_medians_take_each_step_over_the_rounds():
         from run import Step, medians
     finally:
         sys.path.remove(str(REPO / "bench"))
-    rounds = [[Step("floor", 1.0, 2.0, 100.0), Step("ingest", 5.0, 6.0, 300.0)],
-              [Step("floor", 3.0, 1.0, 120.0), Step("ingest", 4.0, 9.0, 200.0)],
-              [Step("floor", 2.0, 3.0, 110.0), Step("ingest", 6.0, 7.0, 250.0)]]
+    rounds = [
+        [Step("floor", 1.0, 2.0, 100.0), Step("ingest", 5.0, 6.0, 300.0)],
+        [Step("floor", 3.0, 1.0, 120.0), Step("ingest", 4.0, 9.0, 200.0)],
+        [Step("floor", 2.0, 3.0, 110.0), Step("ingest", 6.0, 7.0, 250.0)],
+    ]
     assert [(step.name, step.wall_s, step.cpu_s, step.peak_mib) for step in medians(rounds)] == [
-        ("floor", 2.0, 2.0, 110.0), ("ingest", 5.0, 7.0, 250.0)]
+        ("floor", 2.0, 2.0, 110.0),
+        ("ingest", 5.0, 7.0, 250.0),
+    ]

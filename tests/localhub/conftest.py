@@ -21,6 +21,10 @@ def api(hub):
 def dataset_repo(api, repo_id, tmp_path) -> str:
     """A public dataset repo holding the tiny dataset folder in one commit on `main`."""
     api.create_repo(repo_id, repo_type="dataset")
-    api.upload_folder(folder_path=write_dataset_folder(tmp_path / "release"), repo_id=repo_id,
-                      repo_type="dataset", commit_message="Add tiny pairs")
+    api.upload_folder(
+        folder_path=write_dataset_folder(tmp_path / "release"),
+        repo_id=repo_id,
+        repo_type="dataset",
+        commit_message="Add tiny pairs",
+    )
     return repo_id

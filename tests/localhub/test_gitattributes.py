@@ -10,19 +10,22 @@ DATASET = default_gitattributes("dataset").decode()
 MODEL = default_gitattributes("model").decode()
 
 
-@pytest.mark.parametrize(("path", "lfs"), [
-    ("data/train-00000-of-00001.parquet", True),
-    ("manifest.parquet", True),
-    ("deep/in/a/folder/weights.safetensors", True),
-    ("archive.tar.gz", True),
-    ("runs/events.out.tfevents.1234", True),
-    ("saved_model/variables/data-0", True),
-    ("images/cat.png", True),
-    ("README.md", False),
-    ("CITATION.cff", False),
-    ("data/train.csv", False),
-    ("parquet.txt", False),
-])
+@pytest.mark.parametrize(
+    ("path", "lfs"),
+    [
+        ("data/train-00000-of-00001.parquet", True),
+        ("manifest.parquet", True),
+        ("deep/in/a/folder/weights.safetensors", True),
+        ("archive.tar.gz", True),
+        ("runs/events.out.tfevents.1234", True),
+        ("saved_model/variables/data-0", True),
+        ("images/cat.png", True),
+        ("README.md", False),
+        ("CITATION.cff", False),
+        ("data/train.csv", False),
+        ("parquet.txt", False),
+    ],
+)
 def test_the_hubs_default_file_routes_binary_formats_to_lfs(path, lfs):
     assert routes_to_lfs(DATASET, path) is lfs
 

@@ -34,8 +34,9 @@ def test_commit_and_tag_need_a_write_token(hub, api, dataset_repo, token_kind, s
     client = HfApi(token=False if token_kind == "anonymous" else hub.read_token)
     before = api.dataset_info(dataset_repo).sha
     with pytest.raises(HfHubHTTPError) as info:
-        client.create_commit(dataset_repo, repo_type="dataset", commit_message="sneaky",
-                             operations=[CommitOperationAdd("x.txt", b"x")])
+        client.create_commit(
+            dataset_repo, repo_type="dataset", commit_message="sneaky", operations=[CommitOperationAdd("x.txt", b"x")]
+        )
     assert info.value.response.status_code == status
     with pytest.raises(HfHubHTTPError) as info:
         client.create_tag(dataset_repo, repo_type="dataset", tag="v0.0.1")

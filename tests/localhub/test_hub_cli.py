@@ -29,7 +29,10 @@ def _start(data_dir: Path, port: int, token: str | None) -> subprocess.Popen:
         env |= {"LOCALHUB_TOKEN": token, "LOCALHUB_USER": "publisher"}
     return subprocess.Popen(
         [sys.executable, "-m", "localhub", "--data-dir", str(data_dir), "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -49,8 +52,9 @@ def test_command_serves_writes_with_the_env_token_and_never_logs_it(tmp_path):
         api = HfApi(endpoint=f"http://127.0.0.1:{port}", token=token)
         assert api.whoami()["name"] == "publisher"
         api.create_repo("publisher/cli", repo_type="dataset")
-        api.upload_file(path_or_fileobj=b"from the cli test", path_in_repo="a.txt", repo_id="publisher/cli",
-                        repo_type="dataset")
+        api.upload_file(
+            path_or_fileobj=b"from the cli test", path_in_repo="a.txt", repo_id="publisher/cli", repo_type="dataset"
+        )
         path = api.hf_hub_download("publisher/cli", "a.txt", repo_type="dataset", local_dir=tmp_path / "dl")
         assert Path(path).read_bytes() == b"from the cli test"
     finally:
@@ -77,7 +81,10 @@ def test_command_without_token_is_read_only(tmp_path):
 def test_command_refuses_a_non_loopback_host(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "localhub", "--data-dir", str(tmp_path), "--host", "0.0.0.0", "--port", "0"],
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=30,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert "loopback" in result.stderr and "Traceback" not in result.stderr

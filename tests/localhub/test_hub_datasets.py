@@ -20,8 +20,12 @@ def _rows(dataset) -> dict[str, int]:
 
 def test_load_dataset_at_a_tag_and_at_main(api, dataset_repo, tmp_path):
     api.create_tag(dataset_repo, repo_type="dataset", tag="v1.0.0")
-    api.upload_folder(folder_path=write_dataset_folder(tmp_path / "v2", offset=100), repo_id=dataset_repo,
-                      repo_type="dataset", commit_message="v2 rows")
+    api.upload_folder(
+        folder_path=write_dataset_folder(tmp_path / "v2", offset=100),
+        repo_id=dataset_repo,
+        repo_type="dataset",
+        commit_message="v2 rows",
+    )
     pinned = datasets.load_dataset(dataset_repo, revision="v1.0.0")
     assert _rows(pinned) == SPLIT_ROWS
     assert pinned["train"][0] == {"id": "train-0", "en": "hello train-0", "fr": "bonjour train-0"}
@@ -42,7 +46,8 @@ def test_load_dataset_streaming_reads_a_multi_block_parquet(api, repo_id, tmp_pa
     pq.write_table(table, folder / "data" / "train-00000-of-00001.parquet", compression="none", row_group_size=500)
     (folder / "README.md").write_text(
         "---\nlicense: mit\nconfigs:\n- config_name: default\n  data_files:\n"
-        "  - split: train\n    path: data/train-*.parquet\n---\n")
+        "  - split: train\n    path: data/train-*.parquet\n---\n"
+    )
     api.create_repo(repo_id, repo_type="dataset")
     api.upload_folder(folder_path=folder, repo_id=repo_id, repo_type="dataset", commit_message="stream me")
     api.create_tag(repo_id, repo_type="dataset", tag="v1")
@@ -71,17 +76,20 @@ def test_dataset_card_load_edit_push_load(hub, api, dataset_repo):
     assert _rows(datasets.load_dataset(dataset_repo, revision=head(api, dataset_repo))) == SPLIT_ROWS
 
 
-@pytest.mark.parametrize("metadata, reason", [
-    ("license: cc-by-4.0\n", None),
-    ("license: [mit, apache-2.0]\nlanguage: [en, fr]\n", None),
-    ("license: freeware-ish\n", "license"),
-    ("license: mit\ntask_categories: [translation, teleportation]\n", "task_categories"),
-    ("license: mit\nlanguage: [en, 42]\n", "language"),
-    ("license: mit\nsize_categories: [lots]\n", "size_categories"),
-    ("configs:\n- data_files: data/*.parquet\n", "config_name"),
-    ("configs:\n- config_name: default\n  data_files: [{split: train}]\n", "data_files"),
-    ("configs:\n- config_name: a\n  data_files: x\n- config_name: a\n  data_files: y\n", "duplicate"),
-])
+@pytest.mark.parametrize(
+    "metadata, reason",
+    [
+        ("license: cc-by-4.0\n", None),
+        ("license: [mit, apache-2.0]\nlanguage: [en, fr]\n", None),
+        ("license: freeware-ish\n", "license"),
+        ("license: mit\ntask_categories: [translation, teleportation]\n", "task_categories"),
+        ("license: mit\nlanguage: [en, 42]\n", "language"),
+        ("license: mit\nsize_categories: [lots]\n", "size_categories"),
+        ("configs:\n- data_files: data/*.parquet\n", "config_name"),
+        ("configs:\n- config_name: default\n  data_files: [{split: train}]\n", "data_files"),
+        ("configs:\n- config_name: a\n  data_files: x\n- config_name: a\n  data_files: y\n", "duplicate"),
+    ],
+)
 def test_card_validation_checks_the_metadata(metadata, reason):
     card = DatasetCard(f"---\n{metadata}---\n# Card\n")
     if reason is None:

@@ -23,8 +23,10 @@ def test_hf_hub_download_lands_in_the_snapshot_named_after_the_commit(api, datas
     assert path.parent.parent.name == head(api, dataset_repo)
     assert pq.read_table(path).num_rows == 8
     # A Xet-backed file is cached as a blob named after its Xet hash, shared across repos.
-    assert path.resolve().name == api.get_paths_info(dataset_repo, [
-        "data/train-00000-of-00001.parquet"], repo_type="dataset")[0].xet_hash
+    assert (
+        path.resolve().name
+        == api.get_paths_info(dataset_repo, ["data/train-00000-of-00001.parquet"], repo_type="dataset")[0].xet_hash
+    )
 
 
 def test_hf_hub_download_errors(hub, dataset_repo):
@@ -41,10 +43,12 @@ def big_parquet(tmp_path_factory) -> Path:
     """A ~6 MB Parquet file of incompressible rows in several row groups."""
     rng = random.Random(7)
     rows = 6000
-    table = pa.table({
-        "id": list(range(rows)),
-        "blob": [rng.randbytes(1000) for _ in range(rows)],
-    })
+    table = pa.table(
+        {
+            "id": list(range(rows)),
+            "blob": [rng.randbytes(1000) for _ in range(rows)],
+        }
+    )
     path = tmp_path_factory.mktemp("big") / "train-00000-of-00001.parquet"
     pq.write_table(table, path, compression="none", row_group_size=1000)
     return path
@@ -54,8 +58,9 @@ def test_hffilesystem_ranged_reads_return_the_right_bytes(api, repo_id, big_parq
     local = big_parquet.read_bytes()
     assert len(local) > 5 * 1024 * 1024
     api.create_repo(repo_id, repo_type="dataset")
-    api.upload_file(path_or_fileobj=str(big_parquet), path_in_repo="data/train.parquet", repo_id=repo_id,
-                    repo_type="dataset")
+    api.upload_file(
+        path_or_fileobj=str(big_parquet), path_in_repo="data/train.parquet", repo_id=repo_id, repo_type="dataset"
+    )
     fs = HfFileSystem(token=False)
     remote = f"datasets/{repo_id}/data/train.parquet"
     assert fs.size(remote) == len(local)
@@ -79,7 +84,8 @@ def test_hffilesystem_listing_glob_and_info(dataset_repo):
     found = fs.find(root)
     assert f"{root}/data/test-00000-of-00001.parquet" in found
     assert sorted(fs.glob(f"{root}/**/*.parquet")) == sorted(
-        f"{root}/data/{s}-00000-of-00001.parquet" for s in ("test", "train", "validation"))
+        f"{root}/data/{s}-00000-of-00001.parquet" for s in ("test", "train", "validation")
+    )
     assert fs.isdir(f"{root}/data") and fs.isfile(f"{root}/README.md")
     assert sorted(fs.ls(root, detail=False)) == sorted(f"{root}/{n}" for n in (".gitattributes", "README.md", "data"))
     assert fs.info(f"{root}/README.md", refresh=True)["size"] == len(fs.cat_file(f"{root}/README.md"))
@@ -89,8 +95,9 @@ def test_hffilesystem_listing_glob_and_info(dataset_repo):
 
 def test_stream_file_reads_to_the_end(api, repo_id, big_parquet):
     api.create_repo(repo_id, repo_type="dataset")
-    api.upload_file(path_or_fileobj=str(big_parquet), path_in_repo="train.parquet", repo_id=repo_id,
-                    repo_type="dataset")
+    api.upload_file(
+        path_or_fileobj=str(big_parquet), path_in_repo="train.parquet", repo_id=repo_id, repo_type="dataset"
+    )
     fs = HfFileSystem(token=False)
     local = big_parquet.read_bytes()
     with fs.open(f"datasets/{repo_id}/train.parquet", "rb", block_size=0) as stream:
@@ -103,8 +110,12 @@ def test_stream_file_reads_to_the_end(api, repo_id, big_parquet):
 def test_tree_listing_follows_absolute_pagination_links(api, repo_id):
     api.create_repo(repo_id, repo_type="dataset")
     names = [f"many/f{i:04d}.txt" for i in range(1100)]
-    api.create_commit(repo_id, repo_type="dataset", commit_message="many files",
-                      operations=[CommitOperationAdd(name, name.encode()) for name in names])
+    api.create_commit(
+        repo_id,
+        repo_type="dataset",
+        commit_message="many files",
+        operations=[CommitOperationAdd(name, name.encode()) for name in names],
+    )
     assert sorted(api.list_repo_files(repo_id, repo_type="dataset")) == sorted([".gitattributes", *names])
     listed = [e.path for e in api.list_repo_tree(repo_id, path_in_repo="many", repo_type="dataset")]
     assert listed == names

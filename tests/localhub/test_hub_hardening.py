@@ -73,8 +73,12 @@ def _file_line(path: Any, data: bytes = b"x") -> dict:
 def _raw_commit(hub, repo_id: str, lines: list[Any], *, header: Any = HEADER_LINE) -> httpx2.Response:
     """An NDJSON commit to `main` sent as is, past the client's own checks."""
     body = "\n".join(json.dumps(x) for x in [header, *lines]) + "\n"
-    return httpx2.post(f"{hub.endpoint}/api/datasets/{repo_id}/commit/main", content=body.encode(),
-                       headers={**_auth(hub), "Content-Type": "application/x-ndjson"}, timeout=TIMEOUT)
+    return httpx2.post(
+        f"{hub.endpoint}/api/datasets/{repo_id}/commit/main",
+        content=body.encode(),
+        headers={**_auth(hub), "Content-Type": "application/x-ndjson"},
+        timeout=TIMEOUT,
+    )
 
 
 def _post_json(hub, target: str, payload: Any, *, token: bool = True) -> httpx2.Response:
@@ -154,26 +158,34 @@ def released_repo(api, dataset_repo) -> tuple[str, str, str]:
     api.create_tag(dataset_repo, repo_type="dataset", tag="v1.0.0")
     api.create_tag(dataset_repo, repo_type="dataset", tag="candidate")
     api.create_branch(dataset_repo, repo_type="dataset", branch="staging")
-    api.upload_file(path_or_fileobj=b"---\nlicense: mit\n---\n# moved on\n", path_in_repo="README.md",
-                    repo_id=dataset_repo, repo_type="dataset")
+    api.upload_file(
+        path_or_fileobj=b"---\nlicense: mit\n---\n# moved on\n",
+        path_in_repo="README.md",
+        repo_id=dataset_repo,
+        repo_type="dataset",
+    )
     return dataset_repo, tagged, head(api, dataset_repo)
 
 
-@pytest.mark.parametrize("kind, name, revision, statuses", [
-    pytest.param("branch", "v2.0.0", "main", {400}, id="branch-with-a-release-name"),
-    # Both rules apply when the release tag exists; the brief gives 400 for the name, 409 for the clash.
-    pytest.param("branch", "v1.0.0", "main", {400, 409}, id="branch-named-as-the-release-tag"),
-    pytest.param("branch", "candidate", "main", {409}, id="branch-named-as-a-tag"),
-    pytest.param("tag", "staging", "main", {409}, id="tag-named-as-a-branch"),
-    pytest.param("branch", "{head}", "{tagged}", {400}, id="branch-named-as-the-head-sha"),
-    pytest.param("branch", "{tagged}", "main", {400}, id="branch-named-as-the-tagged-sha"),
-    pytest.param("tag", "{tagged}", "main", {400}, id="tag-named-as-the-tagged-sha"),
-    pytest.param("tag", "{head:.7}", "{tagged}", {400}, id="tag-named-as-a-short-sha"),
-    pytest.param("branch", "abcdef1", "main", {400}, id="branch-named-abcdef1"),
-    pytest.param("tag", "abcdef1", "main", {400}, id="tag-named-abcdef1"),
-])
+@pytest.mark.parametrize(
+    "kind, name, revision, statuses",
+    [
+        pytest.param("branch", "v2.0.0", "main", {400}, id="branch-with-a-release-name"),
+        # Both rules apply when the release tag exists; the brief gives 400 for the name, 409 for the clash.
+        pytest.param("branch", "v1.0.0", "main", {400, 409}, id="branch-named-as-the-release-tag"),
+        pytest.param("branch", "candidate", "main", {409}, id="branch-named-as-a-tag"),
+        pytest.param("tag", "staging", "main", {409}, id="tag-named-as-a-branch"),
+        pytest.param("branch", "{head}", "{tagged}", {400}, id="branch-named-as-the-head-sha"),
+        pytest.param("branch", "{tagged}", "main", {400}, id="branch-named-as-the-tagged-sha"),
+        pytest.param("tag", "{tagged}", "main", {400}, id="tag-named-as-the-tagged-sha"),
+        pytest.param("tag", "{head:.7}", "{tagged}", {400}, id="tag-named-as-a-short-sha"),
+        pytest.param("branch", "abcdef1", "main", {400}, id="branch-named-abcdef1"),
+        pytest.param("tag", "abcdef1", "main", {400}, id="tag-named-abcdef1"),
+    ],
+)
 def test_ref_names_that_would_shadow_a_release_tag_or_a_commit_are_refused(
-        api, released_repo, tmp_path, kind, name, revision, statuses):
+    api, released_repo, tmp_path, kind, name, revision, statuses
+):
     repo, tagged, moved = released_repo
     name, revision = (s.format(tagged=tagged, head=moved) for s in (name, revision))
     create = api.create_branch if kind == "branch" else api.create_tag
@@ -188,8 +200,13 @@ def test_ref_names_that_would_shadow_a_release_tag_or_a_commit_are_refused(
     assert Path(readme).read_text() == CARD
     assert api.dataset_info(repo, revision=tagged).sha == tagged
     assert api.dataset_info(repo, revision=moved).sha == moved
-    api.create_commit(repo, repo_type="dataset", commit_message="after the refusal", parent_commit=moved,
-                      operations=[CommitOperationAdd("after.txt", b"after")])
+    api.create_commit(
+        repo,
+        repo_type="dataset",
+        commit_message="after the refusal",
+        parent_commit=moved,
+        operations=[CommitOperationAdd("after.txt", b"after")],
+    )
 
 
 # 2. YAML aliases in cards
@@ -223,8 +240,12 @@ def test_validate_yaml_refuses_aliases_quickly_with_a_small_answer(hub, card, me
 def test_client_cannot_commit_a_card_with_yaml_aliases(api, empty_repo, card):
     before = head(api, empty_repo)
     with pytest.raises((ValueError, BadRequestError)):
-        api.upload_file(path_or_fileobj=ALIAS_CARDS[card].encode(), path_in_repo="README.md", repo_id=empty_repo,
-                        repo_type="dataset")
+        api.upload_file(
+            path_or_fileobj=ALIAS_CARDS[card].encode(),
+            path_in_repo="README.md",
+            repo_id=empty_repo,
+            repo_type="dataset",
+        )
     assert head(api, empty_repo) == before
 
 
@@ -253,8 +274,11 @@ def _abort_commit_upload(hub, repo_id: str) -> int | None:
 
     A server that neither answers nor closes raises TimeoutError."""
     line = json.dumps({"key": "header", "value": {"summary": "x", "description": ""}}) + "\n"
-    request = _request("POST", f"/api/datasets/{repo_id}/commit/main", {
-        **_auth(hub), "Content-Type": "application/x-ndjson", "Content-Length": "100000"})
+    request = _request(
+        "POST",
+        f"/api/datasets/{repo_id}/commit/main",
+        {**_auth(hub), "Content-Type": "application/x-ndjson", "Content-Length": "100000"},
+    )
     with socket.create_connection(_address(hub), timeout=TIMEOUT) as sock:
         sock.sendall(request + line.encode())
         sock.shutdown(socket.SHUT_WR)
@@ -304,21 +328,27 @@ def test_malformed_content_length_is_answered_with_400(hub, length):
 
 
 def test_deeply_nested_json_body_is_400_not_500(hub):
-    response = httpx2.post(f"{hub.endpoint}/api/validate-yaml", content=("[" * 100_000 + "]" * 100_000).encode(),
-                           headers={"Content-Type": "application/json"}, timeout=TIMEOUT)
+    response = httpx2.post(
+        f"{hub.endpoint}/api/validate-yaml",
+        content=("[" * 100_000 + "]" * 100_000).encode(),
+        headers={"Content-Type": "application/json"},
+        timeout=TIMEOUT,
+    )
     assert response.status_code == 400
 
 
 # 5. Paths that git would drop or alter
 
 
-@pytest.mark.parametrize("path", [".GIT/config", ".Git/hooks/x", ".git./x", "git~1/config", "a/.git /x",
-                                  ".g\u200cit/x"], ids=ascii)
+@pytest.mark.parametrize(
+    "path", [".GIT/config", ".Git/hooks/x", ".git./x", "git~1/config", "a/.git /x", ".g\u200cit/x"], ids=ascii
+)
 def test_paths_git_would_drop_or_alter_are_refused(api, empty_repo, path):
     before = head(api, empty_repo)
     with pytest.raises(HfHubHTTPError) as info:
-        api.create_commit(empty_repo, repo_type="dataset", commit_message="sneaky path",
-                          operations=[CommitOperationAdd(path, b"x")])
+        api.create_commit(
+            empty_repo, repo_type="dataset", commit_message="sneaky path", operations=[CommitOperationAdd(path, b"x")]
+        )
     assert info.value.response.status_code == 400
     assert _names(_error(info.value.response), path)
     assert head(api, empty_repo) == before
@@ -327,10 +357,13 @@ def test_paths_git_would_drop_or_alter_are_refused(api, empty_repo, path):
 # 6. CR/LF in a path
 
 
-@pytest.mark.parametrize("method, target", [
-    ("GET", "/datasets/{repo}/resolve/main/a%0d%0aSet-Cookie:%20evil=1"),
-    ("DELETE", "/api/datasets/{repo}/tag/v1%0d%0aSet-Cookie:%20evil=1"),
-])
+@pytest.mark.parametrize(
+    "method, target",
+    [
+        ("GET", "/datasets/{repo}/resolve/main/a%0d%0aSet-Cookie:%20evil=1"),
+        ("DELETE", "/api/datasets/{repo}/tag/v1%0d%0aSet-Cookie:%20evil=1"),
+    ],
+)
 def test_crlf_in_a_path_never_reaches_a_response_header(hub, empty_repo, method, target):
     status, headers, _body = _raw_exchange(hub, _request(method, target.format(repo=empty_repo), _auth(hub)))
     assert status < 500
@@ -341,11 +374,14 @@ def test_crlf_in_a_path_never_reaches_a_response_header(hub, empty_repo, method,
 # 7. Pathological paths
 
 
-@pytest.mark.parametrize("path", [
-    pytest.param("/".join(["d"] * 16_000), id="16000-components"),
-    pytest.param("/".join(["abcdefgh"] * 460), id="over-4096-bytes"),
-    pytest.param("d/" + "x" * 256, id="component-over-255-bytes"),
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/".join(["d"] * 16_000), id="16000-components"),
+        pytest.param("/".join(["abcdefgh"] * 460), id="over-4096-bytes"),
+        pytest.param("d/" + "x" * 256, id="component-over-255-bytes"),
+    ],
+)
 def test_pathological_paths_are_refused_quickly_with_a_bounded_message(hub, api, empty_repo, path):
     before = head(api, empty_repo)
     started = time.monotonic()
@@ -360,14 +396,25 @@ def test_pathological_paths_are_refused_quickly_with_a_bounded_message(hub, api,
 # 8. Fields of the wrong type
 
 
-@pytest.mark.parametrize("header, lines, field", [
-    pytest.param({"key": "header", "value": ["raw"]}, [], "header|value", id="header-value-a-list"),
-    pytest.param({"key": "header", "value": {"summary": "raw", "parentCommit": 123}}, [], "parent_?commit",
-                 id="parent-commit-an-integer"),
-    pytest.param(HEADER_LINE, [_file_line(1)], "path", id="path-an-integer"),
-    pytest.param(HEADER_LINE, [{"key": "file", "value": {"path": "a.txt", "content": 1, "encoding": "base64"}}],
-                 "content", id="content-not-a-string"),
-])
+@pytest.mark.parametrize(
+    "header, lines, field",
+    [
+        pytest.param({"key": "header", "value": ["raw"]}, [], "header|value", id="header-value-a-list"),
+        pytest.param(
+            {"key": "header", "value": {"summary": "raw", "parentCommit": 123}},
+            [],
+            "parent_?commit",
+            id="parent-commit-an-integer",
+        ),
+        pytest.param(HEADER_LINE, [_file_line(1)], "path", id="path-an-integer"),
+        pytest.param(
+            HEADER_LINE,
+            [{"key": "file", "value": {"path": "a.txt", "content": 1, "encoding": "base64"}}],
+            "content",
+            id="content-not-a-string",
+        ),
+    ],
+)
 def test_commit_lines_with_fields_of_the_wrong_type_are_400(hub, api, empty_repo, header, lines, field):
     before = head(api, empty_repo)
     response = _raw_commit(hub, empty_repo, lines, header=header)
@@ -396,10 +443,13 @@ def test_repo_requests_with_fields_of_the_wrong_type_are_400(hub, api, empty_rep
 # 9. The access log
 
 
-@pytest.mark.parametrize("target, secret", [
-    ("/api/datasets/{repo}?token=SECRET123", "SECRET123"),
-    ("/datasets/{repo}/resolve/main/.gitattributes?X-Amz-Signature=SECRET456", "SECRET456"),
-])
+@pytest.mark.parametrize(
+    "target, secret",
+    [
+        ("/api/datasets/{repo}?token=SECRET123", "SECRET123"),
+        ("/datasets/{repo}/resolve/main/.gitattributes?X-Amz-Signature=SECRET456", "SECRET456"),
+    ],
+)
 def test_secrets_in_query_strings_stay_out_of_the_access_log(hub, empty_repo, caplog, target, secret):
     caplog.set_level(logging.INFO, logger="localhub.access")
     target = target.format(repo=empty_repo)
@@ -472,9 +522,15 @@ def test_command_with_a_blank_token_exits_with_a_message(tmp_path):
 
 def test_concurrent_readers_and_writers_lose_no_commit_and_see_no_error(hub, api, empty_repo, tmp_path):
     repo = empty_repo
-    api.create_commit(repo, repo_type="dataset", commit_message="files to read", operations=[
-        CommitOperationAdd("small.txt", b"small file\n"),
-        CommitOperationAdd("data/train.parquet", parquet_bytes(split_table("train", 50)))])
+    api.create_commit(
+        repo,
+        repo_type="dataset",
+        commit_message="files to read",
+        operations=[
+            CommitOperationAdd("small.txt", b"small file\n"),
+            CommitOperationAdd("data/train.parquet", parquet_bytes(split_table("train", 50))),
+        ],
+    )
     stop = threading.Event()
     reads = [0] * 60
     committed: list[tuple[str, str]] = []
@@ -510,8 +566,12 @@ def test_concurrent_readers_and_writers_lose_no_commit_and_see_no_error(hub, api
             i = 0
             while not stop.is_set():
                 path = f"w{n}/f{i}.txt"
-                info = client.create_commit(repo, repo_type="dataset", commit_message=f"writer {n} file {i}",
-                                            operations=[CommitOperationAdd(path, path.encode())])
+                info = client.create_commit(
+                    repo,
+                    repo_type="dataset",
+                    commit_message=f"writer {n} file {i}",
+                    operations=[CommitOperationAdd(path, path.encode())],
+                )
                 committed.append((info.oid, path))
                 i += 1
 
@@ -533,6 +593,12 @@ def test_concurrent_readers_and_writers_lose_no_commit_and_see_no_error(hub, api
     files = set(api.list_repo_files(repo, repo_type="dataset"))
     assert [path for _oid, path in committed if path not in files] == []
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    fsck = subprocess.run(["git", "--git-dir", str(_git_dir(hub, repo)), "fsck", "--no-progress"], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    fsck = subprocess.run(
+        ["git", "--git-dir", str(_git_dir(hub, repo)), "fsck", "--no-progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert fsck.returncode == 0, fsck.stderr

@@ -34,8 +34,11 @@ def transfer(request, monkeypatch, caplog) -> str:
 
 def routes_taken(caplog) -> set[str]:
     lines = [r.getMessage() for r in caplog.records if r.name == "localhub.access"]
-    return {name for name, routes in (("xet", XET_ROUTES), ("lfs", LFS_ROUTES))
-            if any(route in line for line in lines for route in routes)}
+    return {
+        name
+        for name, routes in (("xet", XET_ROUTES), ("lfs", LFS_ROUTES))
+        if any(route in line for line in lines for route in routes)
+    }
 
 
 def parquet_bytes(rows: int) -> bytes:
@@ -46,8 +49,9 @@ def parquet_bytes(rows: int) -> bytes:
 
 def stored_blob(hub, repo_id: str, path: str) -> bytes:
     git_dir = hub.data_dir / "datasets" / f"{repo_id}.git"
-    return subprocess.run(["git", "--git-dir", str(git_dir), "cat-file", "-p", f"main:{path}"],
-                          capture_output=True, check=True).stdout
+    return subprocess.run(
+        ["git", "--git-dir", str(git_dir), "cat-file", "-p", f"main:{path}"], capture_output=True, check=True
+    ).stdout
 
 
 def resolve_get(hub, repo_id: str, path: str, headers: dict | None = None):
@@ -122,10 +126,13 @@ def test_an_unchanged_lfs_file_is_not_uploaded_or_committed_again(api, repo_id, 
 def test_push_to_hub_then_load_dataset_round_trips(hub, repo_id, transfer, caplog, tmp_path):
     import datasets
 
-    rows = {"id": [f"r{i}" for i in range(50)],
-            "translation": [{"en": f"hello {i}", "fr": f"bonjour {i}"} for i in range(50)]}
-    features = datasets.Features({"id": datasets.Value("string"),
-                                  "translation": datasets.Translation(languages=["en", "fr"])})
+    rows = {
+        "id": [f"r{i}" for i in range(50)],
+        "translation": [{"en": f"hello {i}", "fr": f"bonjour {i}"} for i in range(50)],
+    }
+    features = datasets.Features(
+        {"id": datasets.Value("string"), "translation": datasets.Translation(languages=["en", "fr"])}
+    )
     built = datasets.DatasetDict({"train": datasets.Dataset.from_dict(rows, features=features)})
     built.push_to_hub(repo_id, token=hub.write_token)
     assert routes_taken(caplog) == {transfer}
@@ -136,24 +143,42 @@ def test_push_to_hub_then_load_dataset_round_trips(hub, repo_id, transfer, caplo
 def raw_commit(hub, repo_id: str, lines: list[dict]):
     import httpx2
 
-    body = "\n".join(json.dumps(line) for line in
-                     [{"key": "header", "value": {"summary": "raw", "description": ""}}, *lines]) + "\n"
-    return httpx2.post(f"{hub.endpoint}/api/datasets/{repo_id}/commit/main", content=body.encode(),
-                       headers={"Authorization": f"Bearer {hub.write_token}", "Content-Type": "application/x-ndjson"})
+    body = (
+        "\n".join(
+            json.dumps(line) for line in [{"key": "header", "value": {"summary": "raw", "description": ""}}, *lines]
+        )
+        + "\n"
+    )
+    return httpx2.post(
+        f"{hub.endpoint}/api/datasets/{repo_id}/commit/main",
+        content=body.encode(),
+        headers={"Authorization": f"Bearer {hub.write_token}", "Content-Type": "application/x-ndjson"},
+    )
 
 
 def test_a_commit_naming_content_never_uploaded_is_refused(hub, api, repo_id):
     api.create_repo(repo_id, repo_type="dataset")
     before = head(api, repo_id)
     missing = hashlib.sha256(b"never uploaded").hexdigest()
-    answer = raw_commit(hub, repo_id, [
-        {"key": "lfsFile", "value": {"path": "data/x.parquet", "algo": "sha256", "oid": missing, "size": 14}}])
+    answer = raw_commit(
+        hub,
+        repo_id,
+        [{"key": "lfsFile", "value": {"path": "data/x.parquet", "algo": "sha256", "oid": missing, "size": 14}}],
+    )
     assert answer.status_code == 400
     assert "data/x.parquet" in answer.json()["error"] and missing in answer.json()["error"]
     # A pointer smuggled in as an inline file names missing content just the same.
     pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{missing}\nsize 14\n".encode()
-    smuggled = raw_commit(hub, repo_id, [
-        {"key": "file", "value": {"path": "x.txt", "content": base64.b64encode(pointer).decode(), "encoding": "base64"}}])
+    smuggled = raw_commit(
+        hub,
+        repo_id,
+        [
+            {
+                "key": "file",
+                "value": {"path": "x.txt", "content": base64.b64encode(pointer).decode(), "encoding": "base64"},
+            }
+        ],
+    )
     assert smuggled.status_code == 400 and "x.txt" in smuggled.json()["error"]
     assert head(api, repo_id) == before
 
@@ -161,10 +186,16 @@ def test_a_commit_naming_content_never_uploaded_is_refused(hub, api, repo_id):
 def lfs_batch(hub, repo_id: str, oid: str, size: int) -> dict:
     import httpx2
 
-    answer = httpx2.post(f"{hub.endpoint}/datasets/{repo_id}.git/info/lfs/objects/batch",
-                         json={"operation": "upload", "transfers": ["basic"], "hash_algo": "sha256",
-                               "objects": [{"oid": oid, "size": size}]},
-                         headers={"Authorization": f"Bearer {hub.write_token}"})
+    answer = httpx2.post(
+        f"{hub.endpoint}/datasets/{repo_id}.git/info/lfs/objects/batch",
+        json={
+            "operation": "upload",
+            "transfers": ["basic"],
+            "hash_algo": "sha256",
+            "objects": [{"oid": oid, "size": size}],
+        },
+        headers={"Authorization": f"Bearer {hub.write_token}"},
+    )
     answer.raise_for_status()
     return answer.json()["objects"][0]
 
@@ -181,22 +212,34 @@ def test_an_lfs_upload_that_does_not_match_its_sha256_is_refused(hub, api, repo_
     assert "actions" in lfs_batch(hub, repo_id, oid, len(content))
     forged = httpx2.put(upload.replace("signature=", "signature=x"), content=content)
     assert forged.status_code == 403
-    assert raw_commit(hub, repo_id, [
-        {"key": "lfsFile", "value": {"path": "a.bin", "algo": "sha256", "oid": oid, "size": len(content)}}
-    ]).status_code == 400
+    assert (
+        raw_commit(
+            hub,
+            repo_id,
+            [{"key": "lfsFile", "value": {"path": "a.bin", "algo": "sha256", "oid": oid, "size": len(content)}}],
+        ).status_code
+        == 400
+    )
     assert httpx2.put(upload, content=content).status_code == 200
     assert "actions" not in lfs_batch(hub, repo_id, oid, len(content))
-    assert raw_commit(hub, repo_id, [
-        {"key": "lfsFile", "value": {"path": "a.bin", "algo": "sha256", "oid": oid, "size": len(content)}}
-    ]).status_code == 200
+    assert (
+        raw_commit(
+            hub,
+            repo_id,
+            [{"key": "lfsFile", "value": {"path": "a.bin", "algo": "sha256", "oid": oid, "size": len(content)}}],
+        ).status_code
+        == 200
+    )
     assert resolve_get(hub, repo_id, "a.bin").content == content
 
 
 def xet_token(hub, repo_id: str, scope: str, token: str | None = None) -> tuple[str, str]:
     import httpx2
 
-    answer = httpx2.get(f"{hub.endpoint}/api/datasets/{repo_id}/xet-{scope}-token/main",
-                        headers={"Authorization": f"Bearer {token or hub.write_token}"})
+    answer = httpx2.get(
+        f"{hub.endpoint}/api/datasets/{repo_id}/xet-{scope}-token/main",
+        headers={"Authorization": f"Bearer {token or hub.write_token}"},
+    )
     answer.raise_for_status()
     assert answer.headers["X-Xet-Access-Token"] == answer.json()["accessToken"]
     return answer.headers["X-Xet-Cas-Url"], answer.headers["X-Xet-Access-Token"]
@@ -234,15 +277,23 @@ def test_xet_tokens_are_scoped_to_one_repo_and_one_right(hub, api, repo_id):
     api.create_repo(repo_id, repo_type="dataset")
     cas, read_token = xet_token(hub, repo_id, "read", hub.read_token)
     name, body = golden_xorb()
-    denied = httpx2.post(f"{cas}/v1/xorbs/default/{name}", content=body,
-                         headers={"Authorization": f"Bearer {read_token}"})
+    denied = httpx2.post(
+        f"{cas}/v1/xorbs/default/{name}", content=body, headers={"Authorization": f"Bearer {read_token}"}
+    )
     assert denied.status_code == 403
     for forged in ("xet_e30.AAAA", read_token[:-2] + "xx", "not-a-token"):
-        assert httpx2.post(f"{cas}/v1/shards", content=b"", headers={
-            "Authorization": f"Bearer {forged}"}).status_code == 401
+        assert (
+            httpx2.post(f"{cas}/v1/shards", content=b"", headers={"Authorization": f"Bearer {forged}"}).status_code
+            == 401
+        )
     assert httpx2.get(f"{hub.endpoint}/api/datasets/{repo_id}/xet-write-token/main").status_code == 401
-    assert httpx2.get(f"{hub.endpoint}/api/datasets/{repo_id}/xet-write-token/main",
-                      headers={"Authorization": f"Bearer {hub.read_token}"}).status_code == 403
+    assert (
+        httpx2.get(
+            f"{hub.endpoint}/api/datasets/{repo_id}/xet-write-token/main",
+            headers={"Authorization": f"Bearer {hub.read_token}"},
+        ).status_code
+        == 403
+    )
 
 
 def test_a_file_of_another_repo_cannot_be_reconstructed(hub, api, repo_id):
@@ -258,8 +309,12 @@ def test_a_file_of_another_repo_cannot_be_reconstructed(hub, api, repo_id):
     other = f"{repo_id}-other"
     api.create_repo(other, repo_type="dataset")
     _, other_token = xet_token(hub, other, "read")
-    assert httpx2.get(f"{cas}/v2/reconstructions/{file_hash}",
-                      headers={"Authorization": f"Bearer {other_token}"}).status_code == 404
+    assert (
+        httpx2.get(
+            f"{cas}/v2/reconstructions/{file_hash}", headers={"Authorization": f"Bearer {other_token}"}
+        ).status_code
+        == 404
+    )
     # A presigned xorb URL serves the one range it was signed for.
     signed = fetch["ranges"][0]["bytes"]
     assert httpx2.get(fetch["url"], headers={"Range": f"bytes={signed['start']}-{signed['end']}"}).status_code == 206
@@ -273,15 +328,23 @@ def test_a_repo_holding_regular_parquet_blobs_still_loads_and_accepts_commits(hu
     from tests.localhub.hubdata import parquet_bytes as table_bytes
 
     api.create_repo(repo_id, repo_type="dataset")
-    inline = [{"key": "file", "value": {"path": path, "content": base64.b64encode(data).decode(), "encoding": "base64"}}
-              for path, data in [("README.md", CARD.encode())] + [
-                  (f"data/{split}-00000-of-00001.parquet", table_bytes(split_table(split, 3)))
-                  for split in ("train", "validation", "test")]]
+    inline = [
+        {"key": "file", "value": {"path": path, "content": base64.b64encode(data).decode(), "encoding": "base64"}}
+        for path, data in [("README.md", CARD.encode())]
+        + [
+            (f"data/{split}-00000-of-00001.parquet", table_bytes(split_table(split, 3)))
+            for split in ("train", "validation", "test")
+        ]
+    ]
     assert raw_commit(hub, repo_id, inline).status_code == 200
     assert api.get_paths_info(repo_id, ["data/train-00000-of-00001.parquet"], repo_type="dataset")[0].lfs is None
     assert datasets.load_dataset(repo_id, cache_dir=str(tmp_path / "a"))["train"].num_rows == 3
-    api.upload_file(path_or_fileobj=table_bytes(split_table("train", 5)), repo_id=repo_id, repo_type="dataset",
-                    path_in_repo="data/train-00000-of-00001.parquet")
+    api.upload_file(
+        path_or_fileobj=table_bytes(split_table("train", 5)),
+        repo_id=repo_id,
+        repo_type="dataset",
+        path_in_repo="data/train-00000-of-00001.parquet",
+    )
     assert api.get_paths_info(repo_id, ["data/train-00000-of-00001.parquet"], repo_type="dataset")[0].lfs
     assert datasets.load_dataset(repo_id, cache_dir=str(tmp_path / "b"))["train"].num_rows == 5
 
@@ -293,6 +356,6 @@ def test_hffilesystem_reads_ranges_of_a_xet_file_over_plain_http(api, repo_id):
     fs = HfFileSystem(token=False)
     remote = f"datasets/{repo_id}/big.parquet"
     for start in (0, 65_535, 131_072, len(content) - 100):
-        assert fs.cat_file(remote, start=start, end=start + 100_000) == content[start:start + 100_000]
+        assert fs.cat_file(remote, start=start, end=start + 100_000) == content[start : start + 100_000]
     with fs.open(remote, "rb") as fh:
         assert pq.ParquetFile(fh).read().num_rows == 200_000

@@ -59,8 +59,9 @@ def test_branches_can_be_created_listed_and_deleted(api, dataset_repo):
     with pytest.raises(HfHubHTTPError) as info:
         api.create_branch(dataset_repo, repo_type="dataset", branch="staging")
     assert info.value.response.status_code == 409
-    api.upload_file(path_or_fileobj=b"s", path_in_repo="s.txt", repo_id=dataset_repo, repo_type="dataset",
-                    revision="staging")
+    api.upload_file(
+        path_or_fileobj=b"s", path_in_repo="s.txt", repo_id=dataset_repo, repo_type="dataset", revision="staging"
+    )
     assert "s.txt" not in api.list_repo_files(dataset_repo, repo_type="dataset")
     assert "s.txt" in api.list_repo_files(dataset_repo, repo_type="dataset", revision="staging")
     api.delete_branch(dataset_repo, repo_type="dataset", branch="staging")
@@ -70,8 +71,12 @@ def test_branches_can_be_created_listed_and_deleted(api, dataset_repo):
 def test_snapshot_download_at_a_tag_after_main_moved_on(api, dataset_repo):
     tagged = head(api, dataset_repo)
     api.create_tag(dataset_repo, repo_type="dataset", tag="v1.0.0")
-    api.upload_file(path_or_fileobj=b"---\nlicense: mit\n---\n# changed\n", path_in_repo="README.md", repo_id=dataset_repo,
-                    repo_type="dataset")
+    api.upload_file(
+        path_or_fileobj=b"---\nlicense: mit\n---\n# changed\n",
+        path_in_repo="README.md",
+        repo_id=dataset_repo,
+        repo_type="dataset",
+    )
     folder = Path(snapshot_download(dataset_repo, repo_type="dataset", revision="v1.0.0"))
     assert folder.name == tagged
     assert (folder / "README.md").read_text().startswith("---\nlicense: cc-by-4.0")

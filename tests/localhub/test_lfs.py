@@ -20,15 +20,18 @@ def test_a_pointer_round_trips_and_other_blobs_are_not_pointers():
     assert parse_pointer(b"just some text\n") is None
 
 
-@pytest.mark.parametrize(("path", "size", "sample", "mode"), [
-    ("data/a.parquet", 100, b"PAR1", "lfs"),
-    ("notes.txt", 100, b"plain text\n", "regular"),
-    ("notes.txt", LARGE_FILE_BYTES + 1, b"plain text\n", "lfs"),
-    ("blob.dat", 100, b"\x00\x01\x02", "lfs"),
-    ("latin1.txt", 100, "café".encode("latin-1"), "lfs"),
-    # A sample cut inside a UTF-8 character is still text.
-    ("long.txt", 1000, "é".encode()[:1].rjust(512, b"a"), "regular"),
-])
+@pytest.mark.parametrize(
+    ("path", "size", "sample", "mode"),
+    [
+        ("data/a.parquet", 100, b"PAR1", "lfs"),
+        ("notes.txt", 100, b"plain text\n", "regular"),
+        ("notes.txt", LARGE_FILE_BYTES + 1, b"plain text\n", "lfs"),
+        ("blob.dat", 100, b"\x00\x01\x02", "lfs"),
+        ("latin1.txt", 100, "café".encode("latin-1"), "lfs"),
+        # A sample cut inside a UTF-8 character is still text.
+        ("long.txt", 1000, "é".encode()[:1].rjust(512, b"a"), "regular"),
+    ],
+)
 def test_upload_mode_follows_the_hubs_rules(path, size, sample, mode):
     assert upload_mode(ATTRIBUTES, path, size, sample) == mode
 

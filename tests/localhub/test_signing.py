@@ -15,12 +15,15 @@ def test_a_token_carries_its_scope_and_subject():
     assert (grant.scope, grant.subject, grant.expires) == ("write", "dataset/alice/corpus", expires)
 
 
-@pytest.mark.parametrize("forge", [
-    lambda token: token[:-3] + "abc",
-    lambda token: token.replace("xet_", "xet_e"),
-    lambda token: token.split(".")[0],
-    lambda token: "bearer-" + token,
-])
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda token: token[:-3] + "abc",
+        lambda token: token.replace("xet_", "xet_e"),
+        lambda token: token.split(".")[0],
+        lambda token: "bearer-" + token,
+    ],
+)
 def test_a_forged_token_is_refused(forge):
     signer = Signer()
     token, _ = signer.issue("read", "dataset/alice/corpus", 60)

@@ -75,8 +75,11 @@ class FaultyHub:
                 payload = response.read()
                 self.send_response(response.status)
                 # A HEAD answer has no body but the Content-Length of the GET one, which clients read as the size.
-                kept = ("transfer-encoding", "connection") if self.command == "HEAD" else (
-                    "transfer-encoding", "connection", "content-length")
+                kept = (
+                    ("transfer-encoding", "connection")
+                    if self.command == "HEAD"
+                    else ("transfer-encoding", "connection", "content-length")
+                )
                 for key, value in response.getheaders():
                     if key.lower() not in kept:
                         self.send_header(key, value)

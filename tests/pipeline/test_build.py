@@ -35,8 +35,15 @@ def split_table(rows: list[dict]) -> pa.Table:
     for row in rows:
         english_key, french_key = matching_key(row["english"]), matching_key(row["french"])
         (content,) = content_digests(pa.array([row["english"]]), pa.array([row["french"]])).to_pylist()
-        keyed.append({**row, "id": row_id(english_key, french_key), "english_key_sha256": key_digest(row["english"]),
-                      "french_key_sha256": key_digest(row["french"]), "content_sha256": content})
+        keyed.append(
+            {
+                **row,
+                "id": row_id(english_key, french_key),
+                "english_key_sha256": key_digest(row["english"]),
+                "french_key_sha256": key_digest(row["french"]),
+                "content_sha256": content,
+            }
+        )
     return pa.Table.from_pylist(keyed, schema=SPLIT_SCHEMA).sort_by("id")
 
 
@@ -56,8 +63,9 @@ def run_build(folder: Path, **sections: dict) -> dict:
     cwd = Path.cwd()
     os.chdir(folder)
     try:
-        params = make_params(build=BUILD | sections.pop("build", {}),
-                             release={"version": "1.0.0", "date": "2026-11-26"}, **sections)
+        params = make_params(
+            build=BUILD | sections.pop("build", {}), release={"version": "1.0.0", "date": "2026-11-26"}, **sections
+        )
         return build.build(params, stage_paths("build", folder))
     finally:
         os.chdir(cwd)
@@ -74,9 +82,13 @@ def test_the_folder_is_exactly_the_repo(built):
     hub = folder / "dist" / "hub"
     files = sorted(str(path.relative_to(hub)) for path in hub.rglob("*") if path.is_file())
     assert files == [
-        "CHANGELOG.md", "CITATION.cff", "README.md",
+        "CHANGELOG.md",
+        "CITATION.cff",
+        "README.md",
         "data/test-00000-of-00001.parquet",
-        "data/train-00000-of-00003.parquet", "data/train-00001-of-00003.parquet", "data/train-00002-of-00003.parquet",
+        "data/train-00000-of-00003.parquet",
+        "data/train-00001-of-00003.parquet",
+        "data/train-00002-of-00003.parquet",
         "data/validation-00000-of-00001.parquet",
         "manifest.parquet",
     ]
@@ -93,16 +105,18 @@ def test_shards_hold_each_split_sorted_by_id_with_datasets_features(built):
         table = pa.concat_tables(pq.read_table(path) for path in shards)
         want = expected.filter(pa.compute.equal(expected["split"], name))
         assert table["id"].to_pylist() == want["id"].to_pylist() == sorted(want["id"].to_pylist())
-        assert table["translation"].to_pylist() == [{"en": en, "fr": fr} for en, fr in
-                                                    zip(want["english"].to_pylist(), want["french"].to_pylist(),
-                                                        strict=True)]
+        assert table["translation"].to_pylist() == [
+            {"en": en, "fr": fr} for en, fr in zip(want["english"].to_pylist(), want["french"].to_pylist(), strict=True)
+        ]
         assert table["line"].to_pylist() == want["line"].to_pylist()
         assert table["flags"].to_pylist() == want["flags"].to_pylist()
         for path in shards:
             file = pq.ParquetFile(path)
             assert file.metadata.num_rows <= BUILD["shard_rows"]
-            assert all(file.metadata.row_group(i).num_rows <= BUILD["row_group_rows"]
-                       for i in range(file.metadata.num_row_groups))
+            assert all(
+                file.metadata.row_group(i).num_rows <= BUILD["row_group_rows"]
+                for i in range(file.metadata.num_row_groups)
+            )
             assert datasets.Features.from_arrow_schema(file.schema_arrow) == datasets_features()
             assert file.schema_arrow.metadata == SHARD_SCHEMA.metadata
 
@@ -131,14 +145,16 @@ def test_the_card_states_the_pipeline_numbers(built):
     folder, metrics = built
     card = (folder / "dist" / "hub" / "README.md").read_text(encoding="utf-8")
     assert "| train | 7 | 3 |" in card and "| validation | 2 | 1 |" in card and "| test | 2 | 1 |" in card
-    assert ("Records: 15; rejected: 3; merged as duplicates:\n1; held back as cross-split links: 0; released: 11."
-            in card)
+    assert (
+        "Records: 15; rejected: 3; merged as duplicates:\n1; held back as cross-split links: 0; released: 11." in card
+    )
     assert "| `wrong_field_count (ingest)` | 1 |" in card and "| `markdown_emphasis` | 1 |" in card
     assert 'revision="v1.0.0"' in card and "First release" in card
     assert "Frank Rosenblatt" in card, "the example is a real row"
     assert metrics["rows_by_split"] == {"train": 7, "validation": 2, "test": 2}
     assert metrics["download_bytes_by_split"]["train"] == sum(
-        path.stat().st_size for path in (folder / "dist" / "hub" / "data").glob("train-*"))
+        path.stat().st_size for path in (folder / "dist" / "hub" / "data").glob("train-*")
+    )
 
 
 def test_the_card_metadata_is_what_the_hub_reads(built):
@@ -184,8 +200,11 @@ def test_citation_cff_is_valid(built):
     cffconvert = Path(sys.executable).with_name("cffconvert")
     if not cffconvert.exists():
         pytest.skip("cffconvert is not installed (pip install -e '.[test]')")
-    checked = subprocess.run([str(cffconvert), "--validate", "-i", str(folder / "dist" / "hub" / "CITATION.cff")],
-                             capture_output=True, text=True)
+    checked = subprocess.run(
+        [str(cffconvert), "--validate", "-i", str(folder / "dist" / "hub" / "CITATION.cff")],
+        capture_output=True,
+        text=True,
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     text = (folder / "dist" / "hub" / "CITATION.cff").read_text(encoding="utf-8")
     assert "type: dataset" in text and "version: 1.0.0" in text and "date-released: '2026-11-26'" in text

@@ -22,13 +22,17 @@ def manifest(rows: list[tuple[str, str, str]]) -> pa.Table:
     english_keys = [matching_key(english) for _, english, _ in rows]
     french_keys = [matching_key(french) for _, _, french in rows]
     english, french = pa.array([english for _, english, _ in rows]), pa.array([french for _, _, french in rows])
-    return build_manifest(pa.table({
-        "id": [row_id(e, f) for e, f in zip(english_keys, french_keys)],
-        "split": [split for split, _, _ in rows],
-        "english_key_sha256": [key_digest(english) for _, english, _ in rows],
-        "french_key_sha256": [key_digest(french) for _, _, french in rows],
-        "content_sha256": content_digests(english, french),
-    }))
+    return build_manifest(
+        pa.table(
+            {
+                "id": [row_id(e, f) for e, f in zip(english_keys, french_keys, strict=True)],
+                "split": [split for split, _, _ in rows],
+                "english_key_sha256": [key_digest(english) for _, english, _ in rows],
+                "french_key_sha256": [key_digest(french) for _, _, french in rows],
+                "content_sha256": content_digests(english, french),
+            }
+        )
+    )
 
 
 def test_same_rows_need_only_a_patch():

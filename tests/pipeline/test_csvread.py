@@ -41,8 +41,10 @@ def read_lines(path: Path, params) -> list[csvread.Chunk]:
 
 
 def rows_and_bad_records(chunks: list[csvread.Chunk]) -> tuple[list[dict], list[tuple]]:
-    return ([row for chunk in chunks for row in chunk.rows.to_pylist()],
-            [tuple(bad) for chunk in chunks for bad in chunk.bad_records])
+    return (
+        [row for chunk in chunks for row in chunk.rows.to_pylist()],
+        [tuple(bad) for chunk in chunks for bad in chunk.bad_records],
+    )
 
 
 def stops(items: list[csvread.Chunk | LineReaderNeeded]) -> list[LineReaderNeeded]:
@@ -57,9 +59,8 @@ def write(tmp_path: Path, content: bytes) -> Path:
 
 # The two readers agree on any file the fast reader finishes, and the fast reader finishes on clean files.
 
-text = st.text(alphabet=st.sampled_from(list("ab é’;\"\r\n,«»") + ["\u00a0"]), max_size=12)
-raw_line = st.binary(min_size=1, max_size=6).map(
-    lambda picks: bytes(b"ab;\"\xe9\xff"[pick % 6] for pick in picks))
+text = st.text(alphabet=st.sampled_from(list('ab é’;"\r\n,«»') + ["\u00a0"]), max_size=12)
+raw_line = st.binary(min_size=1, max_size=6).map(lambda picks: bytes(b'ab;"\xe9\xff'[pick % 6] for pick in picks))
 
 
 def csv_file(records: list[tuple[str, str] | bytes], line_end: str) -> bytes:
@@ -78,8 +79,11 @@ def csv_file(records: list[tuple[str, str] | bytes], line_end: str) -> bytes:
 def well_formed(record: tuple[str, str] | bytes, line_end: str) -> bool:
     """Whether a record is a row once written: a pair, not both sides empty, whose line breaks the writer quotes
     (Python 3.11's writer quotes only those of its line terminator)."""
-    return (isinstance(record, tuple) and any(record)
-            and all(char in line_end for side in record for char in side if char in "\r\n"))
+    return (
+        isinstance(record, tuple)
+        and any(record)
+        and all(char in line_end for side in record for char in side if char in "\r\n")
+    )
 
 
 # Arrow reports a record with both undecodable bytes and a wrong number of fields as an exception it cannot raise
@@ -129,8 +133,12 @@ def test_fast_reader_finishes_on_clean_input_of_several_blocks(tmp_path):
     assert len(rows) == 60_000 - 60 and len(bad_records) == 60
     # Record 0 spans three lines, as do the records numbered by 7.
     assert rows[1] == {"line": 5, "english": "Sentence 1 of the course.", "french": "Phrase 1 du cours."}
-    assert bad_records[0] == (2 + 999 + 2 * len(range(0, 999, 7)), "wrong_field_count",
-                              "expected 2 fields separated by ';', found 1", "a record with no delimiter 999")
+    assert bad_records[0] == (
+        2 + 999 + 2 * len(range(0, 999, 7)),
+        "wrong_field_count",
+        "expected 2 fields separated by ';', found 1",
+        "a record with no delimiter 999",
+    )
     assert (rows, bad_records) == rows_and_bad_records(read_lines(path, params))
 
 
@@ -138,18 +146,26 @@ def test_fast_reader_finishes_on_clean_input_of_several_blocks(tmp_path):
     ("content", "why"),
     [
         pytest.param(b"English;French;French\nA;B;C\n", LineReaderNeeded.HEADER_NAMES, id="repeated-column-name"),
-        pytest.param(b'"Eng\nlish";English;French\nA;B;C\n', LineReaderNeeded.HEADER_NAMES,
-                     id="multi-line-column-name"),
+        pytest.param(
+            b'"Eng\nlish";English;French\nA;B;C\n', LineReaderNeeded.HEADER_NAMES, id="multi-line-column-name"
+        ),
         pytest.param(b"English;French\nA;B\ncaf\xe9;x\n", LineReaderNeeded.UNREADABLE_BLOCK, id="undecodable-bytes"),
         pytest.param(b"English;French\nA;B\n\nC;D\n", LineReaderNeeded.BLANK_RECORDS, id="blank-line"),
         pytest.param(b"English;French\nA;B\n;\nC;D\n", LineReaderNeeded.BLANK_RECORDS, id="record-of-empty-fields"),
         pytest.param(b'English;French\nA;B\n"a\nb\nc\nd";x\nC;D\n', LineReaderNeeded.LONG_RECORD, id="long-record"),
-        pytest.param(b'English;French\nA;B\n"a\nb";x;y\nC;D\n', LineReaderNeeded.MULTILINE_WRONG_FIELD_COUNT,
-                     id="multi-line-record-with-wrong-field-count"),
-        pytest.param(b'English;French\nA;B\nC;"never closed', LineReaderNeeded.OPEN_QUOTE_AT_END,
-                     id="open-quote-at-end"),
-        pytest.param(b'English;French\nA;B\n"' + b"x" * (3 << 19) + b'";y\n', LineReaderNeeded.LONG_LAST_RECORD,
-                     id="last-record-longer-than-a-block"),
+        pytest.param(
+            b'English;French\nA;B\n"a\nb";x;y\nC;D\n',
+            LineReaderNeeded.MULTILINE_WRONG_FIELD_COUNT,
+            id="multi-line-record-with-wrong-field-count",
+        ),
+        pytest.param(
+            b'English;French\nA;B\nC;"never closed', LineReaderNeeded.OPEN_QUOTE_AT_END, id="open-quote-at-end"
+        ),
+        pytest.param(
+            b'English;French\nA;B\n"' + b"x" * (3 << 19) + b'";y\n',
+            LineReaderNeeded.LONG_LAST_RECORD,
+            id="last-record-longer-than-a-block",
+        ),
     ],
 )
 def test_fast_reader_stops_with_its_reason(tmp_path, content, why):
@@ -174,12 +190,17 @@ def test_both_readers_leave_the_header_to_the_caller(tmp_path, reader):
 
 
 def test_line_reader_takes_damage_apart_record_by_record(tmp_path):
-    content = (b'English;French\nA;B\n"never closed;x\nC;D\ncaf\xe9;caf\xe9\nx;y;z\n"two\nlines";E\n'
-               b'F;"open at the end\nG;H\n')
+    content = (
+        b'English;French\nA;B\n"never closed;x\nC;D\ncaf\xe9;caf\xe9\nx;y;z\n"two\nlines";E\nF;"open at the end\nG;H\n'
+    )
     params = ingest_params(batch_rows=2, max_record_lines=3)
     rows, bad_records = rows_and_bad_records(read_lines(write(tmp_path, content), params))
-    assert rows == [{"line": 2, "english": "A", "french": "B"}, {"line": 4, "english": "C", "french": "D"},
-                    {"line": 7, "english": "two\nlines", "french": "E"}, {"line": 10, "english": "G", "french": "H"}]
+    assert rows == [
+        {"line": 2, "english": "A", "french": "B"},
+        {"line": 4, "english": "C", "french": "D"},
+        {"line": 7, "english": "two\nlines", "french": "E"},
+        {"line": 10, "english": "G", "french": "H"},
+    ]
     assert [(line, reason, raw) for line, reason, _, raw in bad_records] == [
         (3, "unterminated_quote", '"never closed;x'),
         (5, "undecodable_bytes", "caf\ufffd;caf\ufffd"),

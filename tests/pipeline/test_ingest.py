@@ -41,24 +41,42 @@ def fails_on(tmp_path, monkeypatch, content: bytes | None, **ingest_params) -> s
     ("content", "expected"),
     [
         pytest.param(b"English;French\nHello;Bonjour\n", [(2, "Hello", "Bonjour")], id="lf"),
-        pytest.param(b"English;French\r\nHello;Bonjour\r\nYes;Oui\r\n", [(2, "Hello", "Bonjour"), (3, "Yes", "Oui")],
-                     id="crlf"),
+        pytest.param(
+            b"English;French\r\nHello;Bonjour\r\nYes;Oui\r\n", [(2, "Hello", "Bonjour"), (3, "Yes", "Oui")], id="crlf"
+        ),
         pytest.param(b"\xef\xbb\xbfEnglish;French\r\nHello;Bonjour\r\n", [(2, "Hello", "Bonjour")], id="bom"),
-        pytest.param(b"English;French\r\nA;B\nC;D\rE;F", [(2, "A", "B"), (3, "C", "D"), (4, "E", "F")],
-                     id="mixed-line-ends-no-final-newline"),
-        pytest.param(b'English;French\n"Note; see below";"Remarque ; voir plus bas"\n',
-                     [(2, "Note; see below", "Remarque ; voir plus bas")], id="quoted-delimiter"),
-        pytest.param('English;French\n"The ""loss"" term";"Le terme « loss »"\n'.encode(),
-                     [(2, 'The "loss" term', "Le terme « loss »")], id="doubled-quotes"),
-        pytest.param(b'English;French\n"First item\r\nSecond item";"Premier\nSecond"\nNext;Suivant\n',
-                     [(2, "First item\r\nSecond item", "Premier\nSecond"), (5, "Next", "Suivant")],
-                     id="newlines-in-quoted-fields"),
-        pytest.param(b"English;French\nHello;Bonjour\n\n\nYes;Oui\n", [(2, "Hello", "Bonjour"), (5, "Yes", "Oui")],
-                     id="blank-lines-skipped-but-counted"),
+        pytest.param(
+            b"English;French\r\nA;B\nC;D\rE;F",
+            [(2, "A", "B"), (3, "C", "D"), (4, "E", "F")],
+            id="mixed-line-ends-no-final-newline",
+        ),
+        pytest.param(
+            b'English;French\n"Note; see below";"Remarque ; voir plus bas"\n',
+            [(2, "Note; see below", "Remarque ; voir plus bas")],
+            id="quoted-delimiter",
+        ),
+        pytest.param(
+            'English;French\n"The ""loss"" term";"Le terme « loss »"\n'.encode(),
+            [(2, 'The "loss" term', "Le terme « loss »")],
+            id="doubled-quotes",
+        ),
+        pytest.param(
+            b'English;French\n"First item\r\nSecond item";"Premier\nSecond"\nNext;Suivant\n',
+            [(2, "First item\r\nSecond item", "Premier\nSecond"), (5, "Next", "Suivant")],
+            id="newlines-in-quoted-fields",
+        ),
+        pytest.param(
+            b"English;French\nHello;Bonjour\n\n\nYes;Oui\n",
+            [(2, "Hello", "Bonjour"), (5, "Yes", "Oui")],
+            id="blank-lines-skipped-but-counted",
+        ),
         pytest.param(b"French;English\nBonjour;Hello\n", [(2, "Hello", "Bonjour")], id="columns-found-by-name"),
         pytest.param(b"English;French\nProblem Motivation;\n", [(2, "Problem Motivation", None)], id="empty-french"),
-        pytest.param(b"English;French\nHello;Bonjour\n;\nYes;Oui\n", [(2, "Hello", "Bonjour"), (3, None, None),
-                     (4, "Yes", "Oui")], id="record-of-empty-fields-is-kept"),
+        pytest.param(
+            b"English;French\nHello;Bonjour\n;\nYes;Oui\n",
+            [(2, "Hello", "Bonjour"), (3, None, None), (4, "Yes", "Oui")],
+            id="record-of-empty-fields-is-kept",
+        ),
     ],
 )
 def test_reads_dialects(tmp_path, monkeypatch, content, expected):
@@ -77,19 +95,44 @@ def test_reads_other_delimiter_quote_and_encoding(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("content", "reason", "line", "raw", "kept_lines"),
     [
-        pytest.param(b"English;French\nA;B\nno delimiter here\nC;D\n", "wrong_field_count", 3, "no delimiter here",
-                     [2, 4], id="too-few-fields"),
+        pytest.param(
+            b"English;French\nA;B\nno delimiter here\nC;D\n",
+            "wrong_field_count",
+            3,
+            "no delimiter here",
+            [2, 4],
+            id="too-few-fields",
+        ),
         pytest.param(b"English;French\nA;B\nx;y;z\nC;D\n", "wrong_field_count", 3, "x;y;z", [2, 4], id="too-many"),
-        pytest.param(b"English;French\nA;B\ncaf\xe9;caf\xe9\nC;D\n", "undecodable_bytes", 3, "caf\ufffd;caf\ufffd",
-                     [2, 4], id="latin-1-bytes-in-utf-8"),
-        pytest.param(b'English;French\nA;B\n"never closed;x\nC;D\nE;F\n', "unterminated_quote", 3, '"never closed;x',
-                     [2, 4, 5], id="unterminated-quote-mid-file"),
-        pytest.param(b'English;French\nA;B\nC;"never closed', "unterminated_quote", 3, 'C;"never closed', [2],
-                     id="unterminated-quote-at-end"),
+        pytest.param(
+            b"English;French\nA;B\ncaf\xe9;caf\xe9\nC;D\n",
+            "undecodable_bytes",
+            3,
+            "caf\ufffd;caf\ufffd",
+            [2, 4],
+            id="latin-1-bytes-in-utf-8",
+        ),
+        pytest.param(
+            b'English;French\nA;B\n"never closed;x\nC;D\nE;F\n',
+            "unterminated_quote",
+            3,
+            '"never closed;x',
+            [2, 4, 5],
+            id="unterminated-quote-mid-file",
+        ),
+        pytest.param(
+            b'English;French\nA;B\nC;"never closed',
+            "unterminated_quote",
+            3,
+            'C;"never closed',
+            [2],
+            id="unterminated-quote-at-end",
+        ),
     ],
 )
-def test_damaged_records_are_rejected_and_reading_goes_on(tmp_path, monkeypatch, content, reason, line, raw,
-                                                          kept_lines):
+def test_damaged_records_are_rejected_and_reading_goes_on(
+    tmp_path, monkeypatch, content, reason, line, raw, kept_lines
+):
     rows, rejects, metrics, summary = run_on(tmp_path, monkeypatch, content)
     assert [row["line"] for row in rows] == kept_lines
     assert len(rejects) == 1
@@ -120,8 +163,9 @@ def test_unterminated_quote_in_a_long_file_only_costs_its_line(tmp_path, monkeyp
         pytest.param(b"", "empty", id="empty"),
         pytest.param(b"English;French\n", "no records", id="header-only"),
         pytest.param(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "not a text file", id="binary"),
-        pytest.param(b"Source;Target\nHello;Bonjour\n", "expected the columns 'English' and 'French'",
-                     id="wrong-names"),
+        pytest.param(
+            b"Source;Target\nHello;Bonjour\n", "expected the columns 'English' and 'French'", id="wrong-names"
+        ),
         pytest.param(b"English,French\nHello,Bonjour\n", "set ingest.delimiter to ','", id="other-delimiter"),
         pytest.param(b"English\tFrench\nHello\tBonjour\n", "set ingest.delimiter to '\\t'", id="tab-delimited"),
     ],
@@ -138,8 +182,9 @@ def test_golden_seed_sample(tmp_path, monkeypatch):
     assert [row["line"] for row in rows] == list(range(2, 102))
     assert rows[0] == {"line": 2, "english": "Week 1", "french": "Semaine 1"}
     empty_french = [row for row in rows if row["french"] is None]
-    assert empty_french == [{"line": 82, "english": "Problem Motivation, Linear Algebra, and Visualization",
-                             "french": None}]
+    assert empty_french == [
+        {"line": 82, "english": "Problem Motivation, Linear Algebra, and Visualization", "french": None}
+    ]
     assert any("’" in row["french"] for row in rows if row["french"]), "typographic apostrophes are kept as is"
     assert metrics == {
         "records": 100,
@@ -171,8 +216,10 @@ def test_large_batches_are_split(tmp_path, monkeypatch):
 
 def clean_file(records: int) -> bytes:
     """CRLF line ends, quoted delimiters, quotes and line breaks, and a record with a wrong number of fields."""
-    body = "".join(f'"Step {i}; see ""below""\r\nand after";Étape {i}\r\n' if i % 5 == 0
-                   else f"Sentence {i};Phrase {i}\r\n" for i in range(records))
+    body = "".join(
+        f'"Step {i}; see ""below""\r\nand after";Étape {i}\r\n' if i % 5 == 0 else f"Sentence {i};Phrase {i}\r\n"
+        for i in range(records)
+    )
     return ("English;French\r\n" + body + "no delimiter here\r\n").encode()
 
 

@@ -11,8 +11,14 @@ from tests.helpers import REPO
 
 
 def run_python(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
-                          env={"PYTHONPATH": str(REPO), "MARKER": str(tmp_path / "handler-ran")})
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(REPO), "MARKER": str(tmp_path / "handler-ran")},
+    )
 
 
 def test_exit_process_keeps_the_code_the_output_and_the_exit_handlers(tmp_path: Path) -> None:

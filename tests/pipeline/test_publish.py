@@ -19,10 +19,14 @@ from tests.pipeline.faulty_hub import FaultyHub
 
 PUBLISH = stage_paths("publish")
 NEW_ROWS = [
-    ("The encoder maps the input sequence to a sequence of hidden representations.",
-     "L’encodeur transforme la séquence d’entrée en une séquence de représentations cachées."),
-    ("Attention lets every position of the decoder look at every position of the input.",
-     "L’attention permet à chaque position du décodeur de regarder chaque position de l’entrée."),
+    (
+        "The encoder maps the input sequence to a sequence of hidden representations.",
+        "L’encodeur transforme la séquence d’entrée en une séquence de représentations cachées.",
+    ),
+    (
+        "Attention lets every position of the decoder look at every position of the input.",
+        "L’attention permet à chaque position du décodeur de regarder chaque position de l’entrée.",
+    ),
 ]
 
 
@@ -84,8 +88,11 @@ def stored_as(repo_id: str, revision: str) -> dict[str, str]:
     from huggingface_hub import HfApi
 
     entries = HfApi().list_repo_tree(repo_id, repo_type="dataset", revision=revision, recursive=True)
-    return {e.path: "xet" if getattr(e, "xet_hash", None) else "lfs" if getattr(e, "lfs", None) else "inline"
-            for e in entries if hasattr(e, "blob_id") and e.path != ".gitattributes"}
+    return {
+        e.path: "xet" if getattr(e, "xet_hash", None) else "lfs" if getattr(e, "lfs", None) else "inline"
+        for e in entries
+        if hasattr(e, "blob_id") and e.path != ".gitattributes"
+    }
 
 
 @pytest.mark.parametrize("xet", [True, False], ids=["xet", "xet-disabled"])
@@ -100,7 +107,8 @@ def test_a_release_stored_as_the_hub_stores_it_is_verified(tmp_path, monkeypatch
     held = stored_as(repo_id, "v1.0.0")
     binary = "xet" if xet else "lfs"
     assert {path for path, kind in held.items() if kind == binary} == {
-        path for path in receipt["files"] if path.endswith(".parquet")}
+        path for path in receipt["files"] if path.endswith(".parquet")
+    }
     assert {held[path] for path in ("README.md", "CITATION.cff")} == {"inline"}
     # Publishing the same version again compares the stored files by content and changes nothing.
     publish.run(params, PUBLISH)
@@ -108,13 +116,22 @@ def test_a_release_stored_as_the_hub_stores_it_is_verified(tmp_path, monkeypatch
 
 
 def test_files_compare_by_content_sha256_when_stored_through_lfs_and_by_blob_id_when_inline():
-    built = {"a.parquet": publish.LocalFile("a.parquet", "1" * 40, "a" * 64, 10),
-             "README.md": publish.LocalFile("README.md", "2" * 40, "b" * 64, 5)}
+    built = {
+        "a.parquet": publish.LocalFile("a.parquet", "1" * 40, "a" * 64, 10),
+        "README.md": publish.LocalFile("README.md", "2" * 40, "b" * 64, 5),
+    }
     pointer_blob = "9" * 40
-    assert publish.differing({"a.parquet": publish.RemoteFile(pointer_blob, "a" * 64),
-                              "README.md": publish.RemoteFile("2" * 40, None)}, built) == []
-    assert publish.differing({"a.parquet": publish.RemoteFile(pointer_blob, "c" * 64),
-                              "README.md": publish.RemoteFile("3" * 40, None)}, built) == ["README.md", "a.parquet"]
+    assert (
+        publish.differing(
+            {"a.parquet": publish.RemoteFile(pointer_blob, "a" * 64), "README.md": publish.RemoteFile("2" * 40, None)},
+            built,
+        )
+        == []
+    )
+    assert publish.differing(
+        {"a.parquet": publish.RemoteFile(pointer_blob, "c" * 64), "README.md": publish.RemoteFile("3" * 40, None)},
+        built,
+    ) == ["README.md", "a.parquet"]
     assert publish.differing({"a.parquet": publish.RemoteFile("1" * 40, None)}, built) == ["README.md"]
 
 
@@ -173,8 +190,14 @@ def publish_in_own_process(tmp_path, params, token):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params.model_dump(mode="json", by_alias=True)))
     env = {**os.environ, "HF_TOKEN": token, "PYTHONPATH": str(REPO)}
     env.pop("HF_ENDPOINT")
-    return subprocess.run([sys.executable, "-m", "pipeline.publish", *stage_command("publish")], cwd=tmp_path, env=env,
-                          text=True, capture_output=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.publish", *stage_command("publish")],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def test_splits_pinned_to_another_manifest_are_refused(tmp_path, monkeypatch, hub, repo_id):
@@ -182,16 +205,16 @@ def test_splits_pinned_to_another_manifest_are_refused(tmp_path, monkeypatch, hu
     # A manifest that was built but never released.
     release(tmp_path / "b", monkeypatch, hub, repo_id, "2.0.0", extra_rows=NEW_ROWS)
     unreleased = tmp_path / "b" / "dist" / "hub" / "manifest.parquet"
-    pinned_elsewhere = release(tmp_path / "c", monkeypatch, hub, repo_id, "1.1.0", extra_rows=NEW_ROWS[:1],
-                               previous=str(unreleased))
+    pinned_elsewhere = release(
+        tmp_path / "c", monkeypatch, hub, repo_id, "1.1.0", extra_rows=NEW_ROWS[:1], previous=str(unreleased)
+    )
     with pytest.raises(StageError, match=r"is not the manifest of v1\.0\.0"):
         publish.run(pinned_elsewhere, PUBLISH)
     assert set(tags(repo_id)) == {"v1.0.0"}
 
 
 def test_transient_server_errors_are_retried(tmp_path, monkeypatch, hub, repo_id):
-    with FaultyHub(hub.endpoint, fail=r"^POST /api/datasets/.*/(commit|tag)/", times=3) \
-            as faulty:
+    with FaultyHub(hub.endpoint, fail=r"^POST /api/datasets/.*/(commit|tag)/", times=3) as faulty:
         params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0", endpoint=faulty.endpoint)
         result = publish_in_own_process(tmp_path, params, hub.write_token)
     assert result.returncode == 0, result.stderr

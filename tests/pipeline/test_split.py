@@ -48,8 +48,9 @@ class Run:
     def __init__(self, folder: Path, rows: list[Row], params: SplitParams) -> None:
         self.output = folder / "split"
         self.rejects_path = folder / "duplicates.jsonl"
-        self.metrics = split_file(write_validated(folder / "validated.parquet", rows), self.output,
-                                  self.rejects_path, params)
+        self.metrics = split_file(
+            write_validated(folder / "validated.parquet", rows), self.output, self.rejects_path, params
+        )
         self.bytes = part_bytes(self.output)
         self.table = pa.concat_tables(pq.read_table(part) for part in table_files(self.output))
         self.rows = self.table.to_pylist()
@@ -79,23 +80,45 @@ def assert_no_leak(rows: list[dict]) -> None:
 def assert_accounted(run: Run, rows_in: int) -> None:
     metrics = run.metrics
     assert metrics["rows_in"] == rows_in
-    assert rows_in == sum(metrics["rows_by_split"].values()) + metrics["duplicates_merged"] + metrics["cross_split_links"]
+    assert (
+        rows_in == sum(metrics["rows_by_split"].values()) + metrics["duplicates_merged"] + metrics["cross_split_links"]
+    )
     assert len(run.rows) == sum(metrics["rows_by_split"].values())
     assert len(run.rejects) == metrics["duplicates_merged"] + metrics["cross_split_links"]
 
 
 # A small vocabulary with typographic and case variants, so that generated rows often share a side.
-ENGLISH = ["Week 1", "Summary", "Energy-based models", "Let's train it!", "Why?", "The loss “explodes”.",
-           "x + y", "Gradient descent", "Self-supervised learning", "Attention"]
-FRENCH = ["Semaine 1", "Résumé", "Modèles à base d’énergie", "Entraînons-le !", "Pourquoi ?",
-          "La perte « explose ».", "x + y", "Descente de gradient", "Apprentissage autosupervisé", "Attention"]
+ENGLISH = [
+    "Week 1",
+    "Summary",
+    "Energy-based models",
+    "Let's train it!",
+    "Why?",
+    "The loss “explodes”.",
+    "x + y",
+    "Gradient descent",
+    "Self-supervised learning",
+    "Attention",
+]
+FRENCH = [
+    "Semaine 1",
+    "Résumé",
+    "Modèles à base d’énergie",
+    "Entraînons-le !",
+    "Pourquoi ?",
+    "La perte « explose ».",
+    "x + y",
+    "Descente de gradient",
+    "Apprentissage autosupervisé",
+    "Attention",
+]
 
 
 def _variant(text: str, style: int) -> str:
     if style == 1:
         return text.upper()
     if style == 2:
-        return text.replace("’", "'").replace("« ", "\"").replace(" »", "\"").replace(" ?", "?").replace(" !", "!")
+        return text.replace("’", "'").replace("« ", '"').replace(" »", '"').replace(" ?", "?").replace(" !", "!")
     if style == 3:
         return text + "."
     return text
@@ -138,7 +161,9 @@ def test_row_order_changes_nothing(texts: list[tuple[str, str]], shuffler: rando
 
 @FAST
 @given(corpora, corpora)
-def test_appending_moves_only_groups_the_new_rows_touch(texts: list[tuple[str, str]], added: list[tuple[str, str]]) -> None:
+def test_appending_moves_only_groups_the_new_rows_touch(
+    texts: list[tuple[str, str]], added: list[tuple[str, str]]
+) -> None:
     before = split_rows(numbered(texts))
     after = split_rows(numbered(texts) + numbered(added, first_line=1000))
     added_english = {key_digest(english) for english, _ in added}
@@ -153,11 +178,17 @@ def test_appending_moves_only_groups_the_new_rows_touch(texts: list[tuple[str, s
 
 def _groups_touching(rows: list[dict], english_keys: set[bytes], french_keys: set[bytes]) -> set[str]:
     """Ids of rows whose group (rows linked through a shared key) contains one of the keys."""
-    touched = {row["id"] for row in rows if row["english_key_sha256"] in english_keys or row["french_key_sha256"] in french_keys}
+    touched = {
+        row["id"]
+        for row in rows
+        if row["english_key_sha256"] in english_keys or row["french_key_sha256"] in french_keys
+    }
     while True:
         english = {row["english_key_sha256"] for row in rows if row["id"] in touched}
         french = {row["french_key_sha256"] for row in rows if row["id"] in touched}
-        grown = {row["id"] for row in rows if row["english_key_sha256"] in english or row["french_key_sha256"] in french}
+        grown = {
+            row["id"] for row in rows if row["english_key_sha256"] in english or row["french_key_sha256"] in french
+        }
         if grown == touched:
             return touched
         touched = grown
@@ -195,8 +226,13 @@ def test_released_ids_keep_their_split(
 
 def test_row_groups_keyed_on_several_processes_give_the_same_output(tmp_path: Path) -> None:
     rng = random.Random(7)
-    texts = [(_variant(rng.choice(ENGLISH), rng.randrange(4)) + f" {rng.randrange(400)}",
-              _variant(rng.choice(FRENCH), rng.randrange(4)) + f" {rng.randrange(400)}") for _ in range(6_000)]
+    texts = [
+        (
+            _variant(rng.choice(ENGLISH), rng.randrange(4)) + f" {rng.randrange(400)}",
+            _variant(rng.choice(FRENCH), rng.randrange(4)) + f" {rng.randrange(400)}",
+        )
+        for _ in range(6_000)
+    ]
     rows = numbered(texts)
     outputs = []
     for row_group_rows, workers in ((None, 1), (700, 2)):
@@ -221,8 +257,16 @@ def test_ratios_hold_on_many_groups() -> None:
 
 
 @settings(max_examples=10, deadline=None)
-@given(st.sampled_from([{"train": 0.8, "validation": 0.1, "test": 0.1}, {"train": 0.7, "validation": 0.15, "test": 0.15},
-                        {"train": 0.5, "validation": 0.0, "test": 0.5}]), st.text(max_size=6))
+@given(
+    st.sampled_from(
+        [
+            {"train": 0.8, "validation": 0.1, "test": 0.1},
+            {"train": 0.7, "validation": 0.15, "test": 0.15},
+            {"train": 0.5, "validation": 0.0, "test": 0.5},
+        ]
+    ),
+    st.text(max_size=6),
+)
 def test_each_split_is_within_two_points_of_its_ratio(ratios: dict[str, float], salt: str) -> None:
     texts = [(f"sentence number {index}", f"phrase numéro {index}") for index in range(12_000)]
     run = split_rows(numbered(texts), SplitParams(ratios=ratios, salt=salt))
@@ -231,17 +275,26 @@ def test_each_split_is_within_two_points_of_its_ratio(ratios: dict[str, float], 
 
 
 def test_duplicates_are_merged_into_one_row_chosen_by_content() -> None:
-    rows = [(2, "Summary", "Résumé"), (3, "Let’s go!", "Allons-y !"), (4, "SUMMARY.", "résumé"),
-            (5, "Summary", "Résumé"), (6, "Let's go", "Allons-y!"), (7, "Let's go", "Allons-y!")]
+    rows = [
+        (2, "Summary", "Résumé"),
+        (3, "Let’s go!", "Allons-y !"),
+        (4, "SUMMARY.", "résumé"),
+        (5, "Summary", "Résumé"),
+        (6, "Let's go", "Allons-y!"),
+        (7, "Let's go", "Allons-y!"),
+    ]
     run = split_rows(rows)
     assert [(row["line"], row["english"]) for row in sorted(run.rows, key=lambda row: row["line"])] == [
-        (4, "SUMMARY."), (6, "Let's go")]
+        (4, "SUMMARY."),
+        (6, "Let's go"),
+    ]
     assert {row["id"] for row in run.rows} == {row_id("summary", "résumé"), row_id("let's go", "allons-y")}
     by_line = {reject["line"]: reject for reject in run.rejects}
     assert set(by_line) == {2, 3, 5, 7}
     assert by_line[7]["message"] == "exact duplicate of line 6, which is kept"
     assert by_line[2]["message"] == (
-        "duplicate after normalisation (case, spacing, punctuation variants) of line 4, which is kept")
+        "duplicate after normalisation (case, spacing, punctuation variants) of line 4, which is kept"
+    )
     assert by_line[2]["merged_into"] == row_id("summary", "résumé")
     assert by_line[3]["reasons"] == ["duplicate"] and by_line[3]["stage"] == "split"
     assert (by_line[3]["english"], by_line[3]["french"]) == ("Let’s go!", "Allons-y !")
@@ -249,9 +302,11 @@ def test_duplicates_are_merged_into_one_row_chosen_by_content() -> None:
 
 
 def test_rows_sharing_one_side_land_in_one_split() -> None:
-    rows = numbered([(f"Topic {index}", f"Sujet {index}") for index in range(200)]
-                    + [(f"Topic {index}", f"Thème {index}") for index in range(200)]
-                    + [(f"Subject {index}", f"Thème {index}") for index in range(200)])
+    rows = numbered(
+        [(f"Topic {index}", f"Sujet {index}") for index in range(200)]
+        + [(f"Topic {index}", f"Thème {index}") for index in range(200)]
+        + [(f"Subject {index}", f"Thème {index}") for index in range(200)]
+    )
     run = split_rows(rows)
     assert run.metrics["groups"] == 200
     assert_no_leak(run.rows)

@@ -81,8 +81,15 @@ def test_each_reject_is_a_reject_record_with_both_sides_and_its_flags():
         assert Reject.model_validate(reject).to_json() == reject
         assert set(reject) == {"line", "stage", "reasons", "message", "flags", "english", "french"}
     contract = next(reject for reject in rejects if reject["line"] == 6)
-    assert contract == {"line": 6, "stage": "validate", "reasons": ["schema"], "english": ROWS[4][1], "french": None,
-                        "message": "schema: french: Input should be a valid string", "flags": []}
+    assert contract == {
+        "line": 6,
+        "stage": "validate",
+        "reasons": ["schema"],
+        "english": ROWS[4][1],
+        "french": None,
+        "message": "schema: french: Input should be a valid string",
+        "flags": [],
+    }
 
 
 def test_actions_come_from_params():
@@ -124,8 +131,9 @@ def test_no_row_is_dropped_without_a_reason(pairs):
 
 
 MARKED_SIDE = st.none() | st.lists(
-    st.sampled_from(list("ab <>/=\"'{}%!()[]*`\x00\x7f\ufffd")
-                    + ["<br>", "<!--", "{{ x }}", "{% if %}", "![a](b)", "é"]),
+    st.sampled_from(
+        list("ab <>/=\"'{}%!()[]*`\x00\x7f\ufffd") + ["<br>", "<!--", "{{ x }}", "{% if %}", "![a](b)", "é"]
+    ),
     max_size=20,
 ).map("".join)
 
@@ -196,8 +204,9 @@ def test_several_processes_write_what_one_writes(tmp_path, monkeypatch):
     for workers in (1, 2):
         folder = tmp_path / f"workers-{workers}"
         folder.mkdir()
-        validate.run(stage_on(folder, monkeypatch, ROWS * 3, max_reject_rate=0.5, batch_rows=4, workers=workers),
-                     VALIDATE)
+        validate.run(
+            stage_on(folder, monkeypatch, ROWS * 3, max_reject_rate=0.5, batch_rows=4, workers=workers), VALIDATE
+        )
         outputs.append([(folder / path).read_bytes() for path in (VALIDATE.output, VALIDATE.rejects)])
     assert outputs[0] == outputs[1]
     assert outputs[0][1].count(b"\n") == 9

@@ -26,16 +26,39 @@ from tests.helpers import REPO
 def facts() -> CardFacts:
     lengths = LengthStats(mean=10.0, median=9, p95=20, max=30)
     return CardFacts(
-        pretty_name="Corpus", repo_id="someone/corpus", version="1.2.0", date="2026-11-26",
-        splits=[SplitFacts(name=name, rows=rows, num_bytes=10 * rows, download_bytes=rows, shards=1, english=lengths,
-                           french=lengths, french_english_ratio=1.1)
-                for name, rows in (("train", 8), ("validation", 1), ("test", 1))],
+        pretty_name="Corpus",
+        repo_id="someone/corpus",
+        version="1.2.0",
+        date="2026-11-26",
+        splits=[
+            SplitFacts(
+                name=name,
+                rows=rows,
+                num_bytes=10 * rows,
+                download_bytes=rows,
+                shards=1,
+                english=lengths,
+                french=lengths,
+                french_english_ratio=1.1,
+            )
+            for name, rows in (("train", 8), ("validation", 1), ("test", 1))
+        ],
         example=Example(id="nyu-enfr-v1:00", split="train", line=2, english="Week 1", french="Semaine 1", flags=[]),
-        quality=QualityFacts(records=12, ingest_rejected=1, validate_rejected=1, ingest_rejected_by_reason={},
-                             validate_rejected_by_reason={"markup": 1}, flagged_by_reason={}, duplicates_merged=0,
-                             cross_split_links=0, pinned=0),
-        split_ratios={"train": 0.8, "validation": 0.1, "test": 0.1}, previous_version="1.1.0",
-        changes_markdown="### 1.2.0\n", required_bump="minor",
+        quality=QualityFacts(
+            records=12,
+            ingest_rejected=1,
+            validate_rejected=1,
+            ingest_rejected_by_reason={},
+            validate_rejected_by_reason={"markup": 1},
+            flagged_by_reason={},
+            duplicates_merged=0,
+            cross_split_links=0,
+            pinned=0,
+        ),
+        split_ratios={"train": 0.8, "validation": 0.1, "test": 0.1},
+        previous_version="1.1.0",
+        changes_markdown="### 1.2.0\n",
+        required_bump="minor",
     )
 
 
@@ -92,9 +115,16 @@ def test_a_lone_dollar_is_refused():
         check_template("costs 5 $")
 
 
-@pytest.mark.parametrize(("rows", "category"), [
-    (0, "n<1K"), (999, "n<1K"), (1_000, "1K<n<10K"), (2_248, "1K<n<10K"), (1_000_000, "1M<n<10M"),
-])
+@pytest.mark.parametrize(
+    ("rows", "category"),
+    [
+        (0, "n<1K"),
+        (999, "n<1K"),
+        (1_000, "1K<n<10K"),
+        (2_248, "1K<n<10K"),
+        (1_000_000, "1M<n<10M"),
+    ],
+)
 def test_size_category(rows, category):
     assert size_category(rows) == category
 
@@ -102,5 +132,9 @@ def test_size_category(rows, category):
 def test_citation_cff_carries_the_release():
     cff = facts().citation_cff()
     assert (cff["type"], cff["version"], cff["date-released"], cff["license"]) == (
-        "dataset", "1.2.0", "2026-11-26", "CC-BY-NC-SA-4.0")
+        "dataset",
+        "1.2.0",
+        "2026-11-26",
+        "CC-BY-NC-SA-4.0",
+    )
     assert [author["family-names"] for author in cff["authors"]] == ["Canziani", "LeCun", "Bourdois"]

@@ -94,14 +94,18 @@ def _tightened(key: str, at: int) -> bool:
 
 # Latin, Latin-1 Supplement and Greek text, with the characters the steps name and the spaces around them; made a
 # validated side (NFC, whitespace-collapsed) as the docstring's keys are taken of.
-_NAMED = "".join(_FOLDED) + "".join(_ASCII_FORM) + " ?!:;(),.\""
-sides = st.text(
-    st.characters(min_codepoint=0x20, max_codepoint=0x7E)
-    | st.characters(min_codepoint=0xA0, max_codepoint=0xFF)
-    | st.characters(min_codepoint=0x370, max_codepoint=0x3FF)
-    | st.sampled_from(_NAMED),
-    max_size=30,
-).map(normalize_text).filter(bool)
+_NAMED = "".join(_FOLDED) + "".join(_ASCII_FORM) + ' ?!:;(),."'
+sides = (
+    st.text(
+        st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+        | st.characters(min_codepoint=0xA0, max_codepoint=0xFF)
+        | st.characters(min_codepoint=0x370, max_codepoint=0x3FF)
+        | st.sampled_from(_NAMED),
+        max_size=30,
+    )
+    .map(normalize_text)
+    .filter(bool)
+)
 KEYS = settings(max_examples=300, deadline=None)
 
 

@@ -15,7 +15,9 @@ from schema.pair import NFC_STABLE_RANGES, SCHEMA, Pair, contract_breaks, normal
 # Text drawn with the characters that matter here: ASCII and typographic spaces, no-break spaces, combining
 # accents, precomposed letters, apostrophes and guillemets.
 TEXT = st.text(
-    alphabet=st.sampled_from(list("aeE :;!?’'«»\t\n\r\x0b\x0c") + ["\u00a0", "\u202f", "\u2003", "\u0301", "é", "\u3000"]),
+    alphabet=st.sampled_from(
+        list("aeE :;!?’'«»\t\n\r\x0b\x0c") + ["\u00a0", "\u202f", "\u2003", "\u0301", "é", "\u3000"]
+    ),
     max_size=40,
 )
 
@@ -82,8 +84,12 @@ def test_pair_refuses_broken_rows(row):
 
 def test_contract_breaks_name_the_row_and_field_the_model_refuses():
     batch = pa.record_batch(
-        [pa.array([2, 3, 0]), pa.array(["ReLU", "", "Course plan"]), pa.array(["ReLU", "Plan", "Plan du cours"]),
-         pa.array([["identical_sides"], [], []], pa.list_(pa.string()))],
+        [
+            pa.array([2, 3, 0]),
+            pa.array(["ReLU", "", "Course plan"]),
+            pa.array(["ReLU", "Plan", "Plan du cours"]),
+            pa.array([["identical_sides"], [], []], pa.list_(pa.string())),
+        ],
         names=["line", "english", "french", "flags"],
     )
     breaks = contract_breaks(batch)
@@ -103,19 +109,23 @@ def refused_by_the_model(rows: list[dict]) -> set[int]:
 
 
 def test_contract_breaks_agree_with_the_model_row_by_row():
-    rows = [{"line": 2, "english": "ReLU", "french": "ReLU", "flags": ["identical_sides"]},
-            {"line": 5, "english": "Week 1", "french": "", "flags": []}]
+    rows = [
+        {"line": 2, "english": "ReLU", "french": "ReLU", "flags": ["identical_sides"]},
+        {"line": 5, "english": "Week 1", "french": "", "flags": []},
+    ]
     batch = pa.RecordBatch.from_pylist(rows, schema=SCHEMA)
     assert set(contract_breaks(batch)) == refused_by_the_model(rows) == {1}
 
 
 ROWS = st.lists(
-    st.fixed_dictionaries({
-        "line": st.integers(min_value=-3, max_value=3),
-        "english": st.one_of(st.none(), st.text(max_size=3)),
-        "french": st.one_of(st.none(), st.text(max_size=3)),
-        "flags": st.lists(st.sampled_from(["identical_sides", "markdown_emphasis"]), max_size=2),
-    }),
+    st.fixed_dictionaries(
+        {
+            "line": st.integers(min_value=-3, max_value=3),
+            "english": st.one_of(st.none(), st.text(max_size=3)),
+            "french": st.one_of(st.none(), st.text(max_size=3)),
+            "flags": st.lists(st.sampled_from(["identical_sides", "markdown_emphasis"]), max_size=2),
+        }
+    ),
     max_size=12,
 )
 

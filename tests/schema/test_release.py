@@ -19,9 +19,14 @@ def released_features():
     """The released row written out in `datasets`' own classes, independently of the module."""
     import datasets
 
-    return datasets.Features({"id": datasets.Value("string"),
-                              "translation": datasets.Translation(languages=["en", "fr"]),
-                              "line": datasets.Value("int64"), "flags": datasets.List(datasets.Value("string"))})
+    return datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "translation": datasets.Translation(languages=["en", "fr"]),
+            "line": datasets.Value("int64"),
+            "flags": datasets.List(datasets.Value("string")),
+        }
+    )
 
 
 def test_the_released_columns_are_the_same_in_every_form():
@@ -57,7 +62,8 @@ def test_datasets_reads_the_shard_schema_back_as_the_features():
 
     assert datasets.Features.from_arrow_schema(SCHEMA) == released_features()
     assert datasets.Features.from_arrow_schema(SCHEMA.remove_metadata()) != released_features(), (
-        "without the metadata `translation` is a plain struct: the metadata carries the features")
+        "without the metadata `translation` is a plain struct: the metadata carries the features"
+    )
 
 
 def test_the_languages_are_the_translation_columns_fields():

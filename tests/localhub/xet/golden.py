@@ -29,7 +29,7 @@ def text_input() -> bytes:
 def floats_input() -> bytes:
     # Multiples of 1/1024 below 1024 in magnitude are exact in float32, so no platform rounding can change the bytes.
     generator = random.Random(3)
-    return struct.pack("<40000f", *(generator.randrange(-2**20, 2**20) / 1024 for _ in range(40000)))
+    return struct.pack("<40000f", *(generator.randrange(-(2**20), 2**20) / 1024 for _ in range(40000)))
 
 
 # Each shard fixture with the inputs of the upload that sent it.

@@ -38,17 +38,20 @@ def test_hash_string_round_trips():
         assert hex_to_hash(hash_to_hex(raw).upper()) == raw
 
 
-@pytest.mark.parametrize("text", [
-    "0" * 63,
-    "0" * 65,
-    "g" + "0" * 63,
-    "0x" + "0" * 62,
-    "+" + "0" * 63,
-    "0_" + "0" * 62,
-    " " + "0" * 63,
-    "0" * 64 + "\n",
-    "\u0660" * 64,  # Arabic-Indic zeros, which int(text, 16) would take
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0" * 63,
+        "0" * 65,
+        "g" + "0" * 63,
+        "0x" + "0" * 62,
+        "+" + "0" * 63,
+        "0_" + "0" * 62,
+        " " + "0" * 63,
+        "0" * 64 + "\n",
+        "\u0660" * 64,  # Arabic-Indic zeros, which int(text, 16) would take
+    ],
+)
 def test_hex_to_hash_refuses_anything_but_64_hex_digits(text):
     with pytest.raises(ValueError, match="64 hexadecimal digits"):
         hex_to_hash(text)
@@ -80,7 +83,7 @@ def _leaf(seed: int, closes_group: bool) -> tuple[bytes, int]:
 
 def _parent(children: list[tuple[bytes, int]]) -> tuple[bytes, int]:
     def string(raw: bytes) -> str:
-        return "".join(raw[i:i + 8][::-1].hex() for i in range(0, 32, 8))
+        return "".join(raw[i : i + 8][::-1].hex() for i in range(0, 32, 8))
 
     lines = "".join(f"{string(h)} : {size}\n" for h, size in children)
     return blake3(lines.encode(), key=INTERNAL_NODE_KEY).digest(), sum(size for _, size in children)

@@ -32,11 +32,17 @@ def two_file_shard(verification: bool = True) -> Shard:
     def hashes(*labels: str) -> tuple[bytes, ...] | None:
         return tuple(h(label) for label in labels) if verification else None
 
-    weights = FileInfo(h("weights"), (Term(h("xorb A"), 0, 3, 300), Term(h("xorb B"), 5, 6, 40)),
-                       hashes("v0", "v1"), hashlib.sha256(b"weights").digest())
+    weights = FileInfo(
+        h("weights"),
+        (Term(h("xorb A"), 0, 3, 300), Term(h("xorb B"), 5, 6, 40)),
+        hashes("v0", "v1"),
+        hashlib.sha256(b"weights").digest(),
+    )
     readme = FileInfo(h("readme"), (Term(h("xorb B"), 0, 5, 200),), hashes("v2"), None)
-    xorbs = (XorbInfo(h("xorb A"), ((h("a0"), 0, 100), (h("a1"), 100, 100), (h("a2"), 200, 100)), 300, 330),
-             XorbInfo(h("xorb B"), tuple((h(f"b{i}"), 40 * i, 40) for i in range(6)), 240, 0))
+    xorbs = (
+        XorbInfo(h("xorb A"), ((h("a0"), 0, 100), (h("a1"), 100, 100), (h("a2"), 200, 100)), 300, 330),
+        XorbInfo(h("xorb B"), tuple((h(f"b{i}"), 40 * i, 40) for i in range(6)), 240, 0),
+    )
     return Shard((weights, readme), xorbs)
 
 
@@ -65,7 +71,7 @@ def test_footer_of_version_1_is_accepted_when_the_header_declares_it():
 
 def patched(offset: int, value: bytes) -> bytes:
     body = bytearray(serialize_shard(two_file_shard()))
-    body[offset:offset + len(value)] = value
+    body[offset : offset + len(value)] = value
     return bytes(body)
 
 
@@ -79,29 +85,51 @@ XORB_A = 528
 XORB_BOOKEND = 1056
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b"", r"header at byte 0: shard ends after 0 of its 48 bytes"),
-    (patched(0, b"X"), r"header at byte 0: tag is not MDB_SHARD_HEADER_TAG"),
-    (patched(32, struct.pack("<Q", 1)), r"header at byte 0: version 1, expected 2"),
-    (patched(48 + 36, struct.pack("<I", 0xFFFFFFFF)),
-     r"file info section: file 0 at byte 48: 4294967295 entries need 412316860368 bytes, only 1008 remain"),
-    (patched(XORB_A + 36, struct.pack("<I", 1000)),
-     r"xorb info section: xorb 0 at byte 528: 1000 chunks need 48000 bytes, only 528 remain"),
-    (patched(README + 32, struct.pack("<I", 1 << 30)),
-     r"file info section: file 1 at byte 336: verification entries must be on every file or on none"),
-    (patched(WEIGHTS_TERM_1 + 40, struct.pack("<II", 3, 3)),
-     r"file info section: file 0 at byte 48: term 1: chunk range \[3, 3\) holds no chunk"),
-    (serialize_shard(two_file_shard())[:XORB_BOOKEND],
-     r"xorb info section: xorb 2 or bookend at byte 1056: shard ends after 0 of its 48 bytes"),
-    (serialize_shard(two_file_shard())[:FILE_BOOKEND + 40],
-     r"file info section: file 2 or bookend at byte 480: shard ends after 40 of its 48 bytes"),
-    (serialize_shard(two_file_shard()) + b"garbage",
-     r"footer: 7 bytes follow the xorb info section at byte 1104 but the header declares no footer"),
-    (patched(40, struct.pack("<Q", 200)), r"footer at byte 1104: 0 bytes follow the xorb info section, expected 200"),
-    (patched(40, struct.pack("<Q", 100)), r"header at byte 0: footer size 100, expected 0 or 200"),
-    (patched(40, struct.pack("<Q", 200)) + struct.pack("<Q", 2) + bytes(192),
-     r"footer at byte 1104: version 2, expected 1"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", r"header at byte 0: shard ends after 0 of its 48 bytes"),
+        (patched(0, b"X"), r"header at byte 0: tag is not MDB_SHARD_HEADER_TAG"),
+        (patched(32, struct.pack("<Q", 1)), r"header at byte 0: version 1, expected 2"),
+        (
+            patched(48 + 36, struct.pack("<I", 0xFFFFFFFF)),
+            r"file info section: file 0 at byte 48: 4294967295 entries need 412316860368 bytes, only 1008 remain",
+        ),
+        (
+            patched(XORB_A + 36, struct.pack("<I", 1000)),
+            r"xorb info section: xorb 0 at byte 528: 1000 chunks need 48000 bytes, only 528 remain",
+        ),
+        (
+            patched(README + 32, struct.pack("<I", 1 << 30)),
+            r"file info section: file 1 at byte 336: verification entries must be on every file or on none",
+        ),
+        (
+            patched(WEIGHTS_TERM_1 + 40, struct.pack("<II", 3, 3)),
+            r"file info section: file 0 at byte 48: term 1: chunk range \[3, 3\) holds no chunk",
+        ),
+        (
+            serialize_shard(two_file_shard())[:XORB_BOOKEND],
+            r"xorb info section: xorb 2 or bookend at byte 1056: shard ends after 0 of its 48 bytes",
+        ),
+        (
+            serialize_shard(two_file_shard())[: FILE_BOOKEND + 40],
+            r"file info section: file 2 or bookend at byte 480: shard ends after 40 of its 48 bytes",
+        ),
+        (
+            serialize_shard(two_file_shard()) + b"garbage",
+            r"footer: 7 bytes follow the xorb info section at byte 1104 but the header declares no footer",
+        ),
+        (
+            patched(40, struct.pack("<Q", 200)),
+            r"footer at byte 1104: 0 bytes follow the xorb info section, expected 200",
+        ),
+        (patched(40, struct.pack("<Q", 100)), r"header at byte 0: footer size 100, expected 0 or 200"),
+        (
+            patched(40, struct.pack("<Q", 200)) + struct.pack("<Q", 2) + bytes(192),
+            r"footer at byte 1104: version 2, expected 1",
+        ),
+    ],
+)
 def test_hostile_shard_is_refused_with_section_entry_and_offset(body, message):
     with pytest.raises(ShardFormatError, match=message):
         parse_shard(body)
@@ -134,7 +162,7 @@ def test_shard_uploaded_by_hf_xet_matches_its_xorbs_and_inputs(shard_name, tmp_p
         file_chunks, rebuilt = [], []
         for term, expected_verification in zip(info.terms, info.verification, strict=True):
             path, chunks = xorbs[hash_to_hex(term.xorb)]
-            run = chunks[term.chunk_start:term.chunk_end]
+            run = chunks[term.chunk_start : term.chunk_end]
             assert verification_hash([c.hash for c in run]) == expected_verification
             assert term.size == sum(c.size for c in run)
             file_chunks += [(c.hash, c.size) for c in run]

@@ -64,7 +64,7 @@ def test_round_trip_for_each_compression_type(scheme):
     parsed, copied = parse(body)
     assert copied == body
     assert [(c.hash, c.size) for c in parsed] == [(chunk_hash(data), len(data)) for data, _ in chunks]
-    ends = [len(serialize(chunks[:i + 1])) for i in range(len(chunks))]
+    ends = [len(serialize(chunks[: i + 1])) for i in range(len(chunks))]
     assert [(c.start, c.end) for c in parsed] == list(zip([0, *ends[:-1]], ends, strict=True))
 
 
@@ -94,25 +94,39 @@ ONE_CHUNK = encode_chunk(b"0123456789", NONE)
 LZ4_PAYLOAD = lz4.frame.compress(b"z" * 100)
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b"", "xorb holds no chunk"),
-    (b"XETBLOB footer only", "xorb holds no chunk"),
-    (ONE_CHUNK + ONE_CHUNK[:5], r"chunk 1 at byte 18: header truncated, 5 of 8 bytes left"),
-    (ONE_CHUNK + header(100, NONE, 100) + bytes(50),
-     r"chunk 1 at byte 18: data truncated, header says 100 bytes but 50 remain"),
-    (header(10, NONE, 10, version=1) + bytes(10), r"chunk 0 at byte 0: unknown chunk header version 1"),
-    (ONE_CHUNK + header(10, 3, 10) + bytes(10), r"chunk 1 at byte 18: unknown compression type 3"),
-    (header(10, NONE, 11) + bytes(10), r"chunk 0 at byte 0: data is 10 bytes uncompressed, header says 11"),
-    (header(len(LZ4_PAYLOAD), LZ4, 101) + LZ4_PAYLOAD, r"chunk 0 at byte 0: data is 100 bytes uncompressed, .* 101"),
-    (header(len(LZ4_PAYLOAD), LZ4, 99) + LZ4_PAYLOAD, r"chunk 0 at byte 0: data decompresses to more than the 99"),
-    (header(len(LZ4_PAYLOAD), BG4_LZ4, 64) + LZ4_PAYLOAD, r"chunk 0 at byte 0: data decompresses to more than the 64"),
-    (header(len(LZ4_PAYLOAD) - 4, LZ4, 100) + LZ4_PAYLOAD[:-4], r"chunk 0 at byte 0: LZ4 frame is incomplete"),
-    (header(len(LZ4_PAYLOAD) + 2, LZ4, 100) + LZ4_PAYLOAD + b"!!", r"chunk 0 at byte 0: 2 bytes follow the LZ4 frame"),
-    (header(20, LZ4, 20) + bytes(20), r"chunk 0 at byte 0: invalid LZ4 frame"),
-    (header(10, NONE, MAX_CHUNK_SIZE + 1) + bytes(10), r"chunk 0 at byte 0: uncompressed size 131073 is over"),
-    (header(2 * MAX_CHUNK_SIZE + 1, LZ4, 10), r"chunk 0 at byte 0: compressed size 262145 is over"),
-    (header(0, NONE, 0) * (MAX_XORB_CHUNKS + 1), r"chunk 8192 at byte 65536: a xorb holds at most 8192 chunks"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "xorb holds no chunk"),
+        (b"XETBLOB footer only", "xorb holds no chunk"),
+        (ONE_CHUNK + ONE_CHUNK[:5], r"chunk 1 at byte 18: header truncated, 5 of 8 bytes left"),
+        (
+            ONE_CHUNK + header(100, NONE, 100) + bytes(50),
+            r"chunk 1 at byte 18: data truncated, header says 100 bytes but 50 remain",
+        ),
+        (header(10, NONE, 10, version=1) + bytes(10), r"chunk 0 at byte 0: unknown chunk header version 1"),
+        (ONE_CHUNK + header(10, 3, 10) + bytes(10), r"chunk 1 at byte 18: unknown compression type 3"),
+        (header(10, NONE, 11) + bytes(10), r"chunk 0 at byte 0: data is 10 bytes uncompressed, header says 11"),
+        (
+            header(len(LZ4_PAYLOAD), LZ4, 101) + LZ4_PAYLOAD,
+            r"chunk 0 at byte 0: data is 100 bytes uncompressed, .* 101",
+        ),
+        (header(len(LZ4_PAYLOAD), LZ4, 99) + LZ4_PAYLOAD, r"chunk 0 at byte 0: data decompresses to more than the 99"),
+        (
+            header(len(LZ4_PAYLOAD), BG4_LZ4, 64) + LZ4_PAYLOAD,
+            r"chunk 0 at byte 0: data decompresses to more than the 64",
+        ),
+        (header(len(LZ4_PAYLOAD) - 4, LZ4, 100) + LZ4_PAYLOAD[:-4], r"chunk 0 at byte 0: LZ4 frame is incomplete"),
+        (
+            header(len(LZ4_PAYLOAD) + 2, LZ4, 100) + LZ4_PAYLOAD + b"!!",
+            r"chunk 0 at byte 0: 2 bytes follow the LZ4 frame",
+        ),
+        (header(20, LZ4, 20) + bytes(20), r"chunk 0 at byte 0: invalid LZ4 frame"),
+        (header(10, NONE, MAX_CHUNK_SIZE + 1) + bytes(10), r"chunk 0 at byte 0: uncompressed size 131073 is over"),
+        (header(2 * MAX_CHUNK_SIZE + 1, LZ4, 10), r"chunk 0 at byte 0: compressed size 262145 is over"),
+        (header(0, NONE, 0) * (MAX_XORB_CHUNKS + 1), r"chunk 8192 at byte 65536: a xorb holds at most 8192 chunks"),
+    ],
+)
 def test_hostile_body_is_refused_with_where_and_what(body, message):
     with pytest.raises(XorbFormatError, match=message):
         parse(body)

@@ -62,8 +62,10 @@ def test_the_bucket_of_each_row_is_held_in_the_smallest_type_that_fits(bits: int
 
 
 def _validated(path: Path, rows: int) -> Path:
-    pq.write_table(pa.table({"line": list(range(2, rows + 2)), "english": [f"sentence {index}" * 20 for index in
-                                                                           range(rows)]}), path)
+    pq.write_table(
+        pa.table({"line": list(range(2, rows + 2)), "english": [f"sentence {index}" * 20 for index in range(rows)]}),
+        path,
+    )
     return path
 
 
@@ -79,17 +81,24 @@ def test_bucket_bits_give_buckets_of_about_the_bucket_size(tmp_path: Path, monke
         assert size * buckets_module.KEYED_GROWTH / (1 << bits) <= bucket_bytes
 
 
-def keyed_rows(ids: list[str], first_row: int = 0, lines: list[int] | None = None,
-               english: list[str] | None = None) -> pa.RecordBatch:
+def keyed_rows(
+    ids: list[str], first_row: int = 0, lines: list[int] | None = None, english: list[str] | None = None
+) -> pa.RecordBatch:
     """Keyed rows with the given ids; the digests are placeholders."""
     count = len(ids)
     digest = pa.array([bytes(32)] * count, pa.binary(32))
     return pa.record_batch(
-        [pa.array(ids, pa.string()), pa.array(lines or list(range(first_row + 2, first_row + count + 2)), pa.int64()),
-         pa.array(english or [f"english {index}" for index in range(count)], pa.string()),
-         pa.array([f"french {index}" for index in range(count)], pa.string()),
-         pa.array([[] for _ in range(count)], pa.list_(pa.string())), digest, digest, digest,
-         pa.array(range(first_row, first_row + count), pa.int64())],
+        [
+            pa.array(ids, pa.string()),
+            pa.array(lines or list(range(first_row + 2, first_row + count + 2)), pa.int64()),
+            pa.array(english or [f"english {index}" for index in range(count)], pa.string()),
+            pa.array([f"french {index}" for index in range(count)], pa.string()),
+            pa.array([[] for _ in range(count)], pa.list_(pa.string())),
+            digest,
+            digest,
+            digest,
+            pa.array(range(first_row, first_row + count), pa.int64()),
+        ],
         schema=KEYED,
     )
 
@@ -103,8 +112,13 @@ def test_spilled_buckets_read_back_in_input_order(tmp_path: Path) -> None:
         for first_row in (0, 50):
             batch_hashes = rng.integers(0, 2**64, 50, dtype=np.uint64)
             hashes.append(batch_hashes)
-            spill_by_bucket(keyed_rows([f"id {row}" for row in range(first_row, first_row + 50)], first_row),
-                            batch_hashes, bits, spill, messages)
+            spill_by_bucket(
+                keyed_rows([f"id {row}" for row in range(first_row, first_row + 50)], first_row),
+                batch_hashes,
+                bits,
+                spill,
+                messages,
+            )
     of_row = bucket_of(np.concatenate(hashes), bits)
     buckets = Buckets.of(np.concatenate(hashes), bits)
     codes, pinned = (np.arange(100) % 3).astype(np.int8), np.arange(100) % 2 == 0
@@ -152,8 +166,14 @@ def test_a_bucket_releases_the_first_row_of_each_id_in_id_order_and_reports_the_
 def test_a_resolved_bucket_is_written_as_its_part_and_counted(tmp_path: Path) -> None:
     with MessageSpill(tmp_path, "keyed") as spill:
         where = spill.append(keyed_rows(["b", "a", "a"], first_row=7, lines=[5, 4, 3]))
-    bucket = Bucket(3, tmp_path, [(spill.path, [where])], np.array([7, 8, 9]), np.array([2, 0, 0], np.int8),
-                    np.array([True, False, True]))
+    bucket = Bucket(
+        3,
+        tmp_path,
+        [(spill.path, [where])],
+        np.array([7, 8, 9]),
+        np.array([2, 0, 0], np.int8),
+        np.array([True, False, True]),
+    )
     resolved = resolve_part(bucket, RULE)
     part = pq.read_table(tmp_path / "part-00003.parquet")
     assert part.schema.remove_metadata() == OUTPUT

@@ -63,8 +63,11 @@ def test_numbered_is_np_unique_with_its_inverse(values: list[int]) -> None:
 
 
 def test_the_key_graph_numbers_french_keys_after_english_ones_and_takes_its_columns() -> None:
-    hashes = {"english": np.array([7, 3, 7], np.uint64), "french": np.array([5, 5, 9], np.uint64),
-              "id": np.array([1, 2, 3], np.uint64)}
+    hashes = {
+        "english": np.array([7, 3, 7], np.uint64),
+        "french": np.array([5, 5, 9], np.uint64),
+        "id": np.array([1, 2, 3], np.uint64),
+    }
     asked = []
 
     def pin_of(english: np.ndarray, french: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -86,8 +89,13 @@ def pinned_graphs(draw: st.DrawFn) -> tuple[KeyGraph, np.ndarray, np.ndarray]:
     rows = draw(st.integers(1, 25))
     left = draw(st.lists(st.integers(0, english_keys - 1), min_size=rows, max_size=rows))
     right = draw(st.lists(st.integers(english_keys, english_keys + french_keys - 1), min_size=rows, max_size=rows))
-    pins = draw(st.lists(st.sampled_from([UNPINNED, 0, 1, 2]), min_size=english_keys + french_keys,
-                         max_size=english_keys + french_keys))
+    pins = draw(
+        st.lists(
+            st.sampled_from([UNPINNED, 0, 1, 2]),
+            min_size=english_keys + french_keys,
+            max_size=english_keys + french_keys,
+        )
+    )
     ids = draw(st.lists(st.integers(0, 2**64 - 2), min_size=rows, max_size=rows, unique=True))
     active = draw(st.lists(st.booleans(), min_size=rows, max_size=rows))
     graph = KeyGraph(np.array(left, np.int32), np.array(right, np.int32), np.array(pins, np.int8))

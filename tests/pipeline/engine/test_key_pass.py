@@ -19,8 +19,20 @@ from pipeline.io import Progress
 from pipeline.parallel import Workers, parts, read_messages
 from schema.manifest import ID_PREFIX, key_digest, matching_key, row_id
 
-WORDS = ["Week 1", "WEEK 1.", "Semaine 1", "L’énergie", "l'énergie !", "« Attention »", "\"attention\"", "x + y",
-         "Pourquoi ?", "Straße", "ΣΟΦΙΑ", "gradient—descent"]
+WORDS = [
+    "Week 1",
+    "WEEK 1.",
+    "Semaine 1",
+    "L’énergie",
+    "l'énergie !",
+    "« Attention »",
+    '"attention"',
+    "x + y",
+    "Pourquoi ?",
+    "Straße",
+    "ΣΟΦΙΑ",
+    "gradient—descent",
+]
 
 
 def _u64(digest: bytes) -> int:
@@ -28,17 +40,20 @@ def _u64(digest: bytes) -> int:
 
 
 def validated_batch(pairs: list[tuple[str, str]]) -> pa.RecordBatch:
-    return pa.record_batch({
-        "line": pa.array(range(2, len(pairs) + 2), pa.int64()),
-        "english": pa.array([english for english, _ in pairs], pa.string()),
-        "french": pa.array([french for _, french in pairs], pa.string()),
-        "flags": pa.array([[] for _ in pairs], pa.list_(pa.string())),
-    })
+    return pa.record_batch(
+        {
+            "line": pa.array(range(2, len(pairs) + 2), pa.int64()),
+            "english": pa.array([english for english, _ in pairs], pa.string()),
+            "french": pa.array([french for _, french in pairs], pa.string()),
+            "flags": pa.array([[] for _ in pairs], pa.list_(pa.string())),
+        }
+    )
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(WORDS)), min_size=1, max_size=20),
-       st.integers(0, 10**6))
+@given(
+    st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(WORDS)), min_size=1, max_size=20), st.integers(0, 10**6)
+)
 def test_keyed_rows_and_hashes_are_the_manifest_digests(pairs: list[tuple[str, str]], first_row: int) -> None:
     keyed, hashes = key_batch(validated_batch(pairs), first_row)
     assert keyed.schema == KEYED
@@ -61,7 +76,8 @@ def test_prefix64_reads_the_first_eight_bytes_big_endian_of_any_slice() -> None:
     assert prefix64(array).tolist() == [_u64(digest) for digest in digests]
     assert prefix64(array.slice(2, 3)).tolist() == [_u64(digest) for digest in digests[2:5]]
     assert prefix64(pa.chunked_array([array.slice(0, 2), array.slice(4)])).tolist() == [
-        _u64(digest) for digest in digests[:2] + digests[4:]]
+        _u64(digest) for digest in digests[:2] + digests[4:]
+    ]
     assert prefix64(pa.array([], pa.binary(32))).dtype == np.uint64
 
 
