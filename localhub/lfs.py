@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from localhub.gitattributes import routes_to_lfs
+from localhub.ranges import READ_CHUNK, read_file_range
 
 POINTER_VERSION = "https://git-lfs.github.com/spec/v1"
 # The Hub sends any file above this size to LFS, whatever `.gitattributes` says.
@@ -19,7 +20,6 @@ LARGE_FILE_BYTES = 10 * 1024 * 1024
 SAMPLE_BYTES = 512
 # git-lfs itself refuses to read a pointer larger than this, so no larger blob needs parsing.
 MAX_POINTER_SIZE = 1024
-READ_CHUNK = 1024 * 1024
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _POINTER = re.compile(
@@ -117,16 +117,8 @@ class ObjectStore:
                 os.unlink(tmp)
 
     def read_range(self, oid: str, start: int, end: int) -> Iterator[bytes]:
-        """Bytes `start..end` (inclusive) of an object, a megabyte at a time."""
-        remaining = end - start + 1
-        with open(self.path(oid), "rb") as fh:
-            fh.seek(start)
-            while remaining > 0:
-                chunk = fh.read(min(READ_CHUNK, remaining))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-                yield chunk
+        """Bytes `start..end` (inclusive) of an object."""
+        return read_file_range(self.path(oid), start, end)
 
 
 def file_parts(fh: BinaryIO) -> Iterator[bytes]:

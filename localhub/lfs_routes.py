@@ -15,7 +15,6 @@ from urllib.parse import quote
 
 from localhub import errors, lfs
 from localhub.errors import HubError
-from localhub.signing import GrantError
 
 # S3's smallest part: files larger than one part go multipart, so the client's multipart path is what large files
 # take here as on the Hub.
@@ -102,15 +101,7 @@ class LfsRoutes:
             raise HubError(404, "Not found")
         repo_type, namespace, name, oid, size_text = seg
         operation = self._query.get("op", [""])[-1]
-        try:
-            self.server.signer.check_url(
-                f"/lfs-transfer/{'/'.join(seg)}",
-                operation,
-                self._query.get("expires", [""])[-1],
-                self._query.get("signature", [""])[-1],
-            )
-        except GrantError as exc:
-            raise errors.forbidden(f"This upload URL is not valid: {exc}; ask the batch API for a new one") from None
+        self._check_presigned(f"/lfs-transfer/{'/'.join(seg)}", operation, "ask the batch API for a new one")
         repo = self.server.store.open(repo_type, f"{namespace}/{name}")
         if repo is None:
             raise errors.repo_not_found()

@@ -1,6 +1,24 @@
-"""Reads an HTTP `Range` header as the clients send it: one `bytes=` range."""
+"""Reads an HTTP `Range` header as the clients send it (one `bytes=` range), and a file's bytes in such a range."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+READ_CHUNK = 1024 * 1024
+
+
+def read_file_range(path: Path, start: int, end: int) -> Iterator[bytes]:
+    """Bytes `start..end` (inclusive) of a file, a megabyte at a time."""
+    remaining = end - start + 1
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        while remaining > 0:
+            chunk = fh.read(min(READ_CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:

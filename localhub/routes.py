@@ -15,6 +15,7 @@ from localhub.auth import InvalidToken, Token
 from localhub.errors import HubError
 from localhub.lfs_routes import LfsRoutes
 from localhub.ranges import parse_range
+from localhub.signing import GrantError
 from localhub.xet.routes import CasRoutes
 
 access_log = logging.getLogger("localhub.access")
@@ -209,6 +210,14 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         if _nesting(data) > depth:
             raise errors.bad_request(f"JSON nested deeper than {depth} levels")
         return json.loads(data)
+
+    def _check_presigned(self, path: str, extra: str, fix: str) -> None:
+        """A presigned URL carries its expiry and signature in the query; refused with 403 when either fails."""
+        query = {name: self._query.get(name, [""])[-1] for name in ("expires", "signature")}
+        try:
+            self.server.signer.check_url(path, extra, query["expires"], query["signature"])
+        except GrantError as exc:
+            raise errors.forbidden(f"This presigned URL is not valid: {exc}; {fix}") from None
 
     def _base_url(self) -> str:
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])

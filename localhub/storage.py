@@ -17,6 +17,7 @@ from localhub import git
 from localhub.gitattributes import default_gitattributes
 from localhub.lfs import MAX_POINTER_SIZE, ObjectStore, Pointer, parse_pointer
 from localhub.limits import Limits
+from localhub.ranges import READ_CHUNK, read_file_range
 from localhub.xet.store import FileRegistry, XetFile, XorbStore
 from localhub.xet.store import read_range as read_xet_range
 
@@ -29,7 +30,7 @@ CACHE_DIR = "localhub-cache"
 # Blobs above this size are materialised once in a cache file so that ranged reads can seek instead of
 # decompressing the object from the start on every request.
 BLOB_CACHE_THRESHOLD = 4 * 1024 * 1024
-READ_CHUNK = 1024 * 1024
+
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _HEX = re.compile(r"[0-9a-f]{4,40}")
@@ -464,20 +465,12 @@ class Repo:
         if size <= BLOB_CACHE_THRESHOLD:
             yield self.read_small(oid)[start : end + 1]
             return
-        remaining = end - start + 1
         if start == 0 and not (self.git_dir / CACHE_DIR / oid).is_file():
             # A read from the start needs no seek: stream git's output now rather than make the client wait
             # for the whole blob to be cached (its read timeout is 10 s).
-            yield from self._stream_blob(oid, remaining)
+            yield from self._stream_blob(oid, end + 1)
             return
-        with open(self._cached_blob(oid), "rb") as fh:
-            fh.seek(start)
-            while remaining > 0:
-                chunk = fh.read(min(READ_CHUNK, remaining))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-                yield chunk
+        yield from read_file_range(self._cached_blob(oid), start, end)
 
     def _stream_blob(self, oid: str, length: int) -> Iterator[bytes]:
         proc = git.popen(self.git_dir, "cat-file", "blob", oid)

@@ -8,6 +8,12 @@ rules and `datasets` has loaded the folder back with the same splits, features, 
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # Arrow reads its allocator when it is first imported: a stage run as a program chooses it first.
+    from pipeline import process
+
+    process.prologue("jemalloc")
+
 import csv
 import hashlib
 import math

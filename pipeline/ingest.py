@@ -22,6 +22,12 @@ rows and rejects by reason, and name the source with its sha256.
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # Arrow reads its allocator when it is first imported: a stage run as a program chooses it first.
+    from pipeline import process
+
+    process.prologue("jemalloc")
+
 import functools
 import io
 from collections import Counter

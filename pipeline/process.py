@@ -1,6 +1,6 @@
 """A stage's process: its settings (Arrow's allocator, pandas kept out), its command line (the paths `dvc.yaml` gives
-it), its one-line outcome, and how it ends. Each stage's `main()` calls these; importing a project module does none
-of it."""
+it), its one-line outcome, and how it ends. A stage run as a program calls these (`prologue` first, then `stage_main`
+and `exit`); importing a project module does none of it."""
 
 from __future__ import annotations
 
@@ -14,9 +14,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
-import pyarrow as pa
-
-from pipeline.io import StageError
 from schema.params import Params, ParamsError, load_params
 
 P = TypeVar("P")
@@ -39,12 +36,15 @@ def without_pandas() -> None:
         sys.meta_path.insert(0, _NoPandas())  # type: ignore[arg-type]
 
 
-def use_allocator(name: str) -> None:
-    """Makes `name` ("jemalloc", "mimalloc" or "system") Arrow's allocator in this process, in the workers forked
-    from it and in any Python process it starts. jemalloc hands freed memory back sooner than Arrow's default, so
-    most stages peak lower with it; the README's performance section has the figures."""
-    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = name
-    pa.set_memory_pool(getattr(pa, f"{name}_memory_pool")())
+def prologue(allocator: str = "jemalloc") -> None:
+    """What a stage run as a program does before it imports anything else: it makes `allocator` ("jemalloc",
+    "mimalloc" or "system") Arrow's allocator in its process, in the workers forked from it and in any Python process
+    it starts. Arrow's C++ code reads the choice once, when pyarrow is first imported, so it cannot come later;
+    jemalloc hands freed memory back sooner than Arrow's default, so most stages peak lower with it (the README's
+    performance section has the figures)."""
+    if "pyarrow" in sys.modules:
+        raise RuntimeError("process.prologue must run before pyarrow is imported: call it first in the stage module")
+    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = allocator
 
 
 def paths_parser(stage: str, paths: type[P], description: str, required: bool = True) -> argparse.ArgumentParser:
@@ -62,6 +62,8 @@ def paths_from(paths: type[P], args: argparse.Namespace) -> P:
 def outcome(stage: str, run: Callable[[Params], str]) -> int:
     """Runs a stage with the params of `params.yaml`: prints its summary, or for an expected failure one message
     and exit code 1, with no traceback."""
+    from pipeline.io import StageError
+
     try:
         summary = run(load_params())
     except (StageError, ParamsError) as exc:
@@ -78,13 +80,11 @@ def stage_main(
     description: str,
     argv: Sequence[str] | None = None,
     *,
-    allocator: str = "jemalloc",
     pandas: bool = False,
 ) -> int:
     """The whole `main()` of a stage that reads and writes only the paths it is given."""
     if not pandas:
         without_pandas()
-    use_allocator(allocator)
     given = paths_from(paths, paths_parser(stage, paths, description).parse_args(argv))
     return outcome(stage, lambda params: run(params, given))
 

@@ -12,6 +12,12 @@ Also a command for maintainers:
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # Arrow reads its allocator when it is first imported: a stage run as a program chooses it first.
+    from pipeline import process
+
+    process.prologue("jemalloc")
+
 import hashlib
 import os
 import re
@@ -504,7 +510,6 @@ def main(argv: list[str] | None = None) -> int:
     diff_parser.add_argument("old")
     diff_parser.add_argument("new")
     args = parser.parse_args(argv)
-    process.use_allocator("jemalloc")
     if args.command == "fetch-manifest":
         return process.outcome(STAGE, lambda params: fetch_manifest(params, args.version, args.destination))
     if args.command == "changelog":

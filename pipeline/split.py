@@ -26,6 +26,14 @@ processes, with a few integers per row held in between.
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # Arrow reads its allocator when it is first imported: a stage run as a program chooses it first.
+    # The workers allocate and free a batch's or a bucket's worth of memory again and again: jemalloc would return
+    # it to the system each time and fault it back in, mimalloc keeps it.
+    from pipeline import process
+
+    process.prologue("mimalloc")
+
 import hashlib
 import tempfile
 from collections import Counter, defaultdict
@@ -350,10 +358,7 @@ def run(params: Params, paths: SplitPaths) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # The workers allocate and free a batch's or a bucket's worth of memory again and again: jemalloc would return
-    # it to the system each time and fault it back in, mimalloc keeps it (the README's performance section has the
-    # figures), and the stage's peak stays under the memory budget.
-    return process.stage_main(STAGE, run, SplitPaths, __doc__.splitlines()[0], argv, allocator="mimalloc")
+    return process.stage_main(STAGE, run, SplitPaths, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,12 @@ rules. Kept rows are then checked against the `Pair` model, so the output contra
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # Arrow reads its allocator when it is first imported: a stage run as a program chooses it first.
+    from pipeline import process
+
+    process.prologue("jemalloc")
+
 import tempfile
 from collections import Counter
 from collections.abc import Iterator

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from localhub import errors
 from localhub.errors import HubError
-from localhub.ranges import parse_range
+from localhub.ranges import parse_range, read_file_range
 from localhub.signing import Grant, GrantError
 from localhub.storage import Repo
 from localhub.xet import hashing
@@ -177,15 +177,7 @@ class CasRoutes:
         """A presigned xorb byte range: it serves exactly the range it was signed for, as the Hub's CDN does."""
         _check_hash(xorb_hash)
         signed_range = self._query.get("range", [""])[-1]
-        try:
-            self.server.signer.check_url(
-                f"/cas/fetch/{xorb_hash}",
-                signed_range,
-                self._query.get("expires", [""])[-1],
-                self._query.get("signature", [""])[-1],
-            )
-        except GrantError as exc:
-            raise errors.forbidden(f"This xorb URL is not valid: {exc}") from None
+        self._check_presigned(f"/cas/fetch/{xorb_hash}", signed_range, "ask for the file's reconstruction again")
         if self.headers.get("Range") != signed_range:
             raise errors.forbidden(f"This URL serves only {signed_range}")
         path = self.server.store.xorbs.path(xorb_hash)
@@ -198,15 +190,8 @@ class CasRoutes:
         self.send_header("Content-Length", str(end - start + 1))
         self.send_header("Content-Range", f"bytes {start}-{end}/{total}")
         self.end_headers()
-        with open(path, "rb") as fh:
-            fh.seek(start)
-            remaining = end - start + 1
-            while remaining > 0:
-                data = fh.read(min(1024 * 1024, remaining))
-                if not data:
-                    break
-                remaining -= len(data)
-                self.wfile.write(data)
+        for data in read_file_range(path, start, end):
+            self.wfile.write(data)
 
 
 def _check_hash(text: str) -> None:

@@ -96,16 +96,35 @@ def test_a_stage_without_its_paths_says_which_it_needs(tmp_path: Path) -> None:
     assert "--output" in result.stderr and "--rejects" in result.stderr and "--metrics" in result.stderr
 
 
-def test_a_stage_keeps_pandas_out_and_uses_its_allocator(tmp_path: Path) -> None:
+def test_a_stage_run_as_a_program_gives_arrow_its_allocator_before_arrow_loads(tmp_path: Path) -> None:
     code = """
+import runpy, sys
+sys.argv = ["ingest"]
+try:
+    runpy.run_module("pipeline.ingest", run_name="__main__")
+except SystemExit:
+    pass
 import pyarrow as pa
+print(pa.default_memory_pool().backend_name)
+"""
+    result = run_python(code, tmp_path)
+    # Arrow's own default here is mimalloc: jemalloc can only come from the stage's prologue.
+    assert result.stdout.strip() == "jemalloc" and "--output" in result.stderr
+    for allocator in ("jemalloc", "system"):
+        code = f"from pipeline import process\nprocess.prologue({allocator!r})\nimport pyarrow as pa\n"
+        result = run_python(code + "print(pa.default_memory_pool().backend_name)", tmp_path)
+        assert result.stdout.strip() == allocator, result.stderr
+    late = run_python("import pyarrow\nfrom pipeline import process\nprocess.prologue('system')", tmp_path)
+    assert late.returncode != 0 and "before pyarrow is imported" in late.stderr
+
+
+def test_a_stage_keeps_pandas_out(tmp_path: Path) -> None:
+    code = """
 from pipeline import process
 process.without_pandas()
-process.use_allocator("system")
 try:
     import pandas
 except ImportError:
-    print("no pandas", pa.default_memory_pool().backend_name)
+    print("no pandas")
 """
-    result = run_python(code, tmp_path)
-    assert result.stdout.strip() == "no pandas system", result.stderr
+    assert run_python(code, tmp_path).stdout.strip() == "no pandas"
