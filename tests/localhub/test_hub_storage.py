@@ -212,24 +212,11 @@ def test_an_lfs_upload_that_does_not_match_its_sha256_is_refused(hub, api, repo_
     assert "actions" in lfs_batch(hub, repo_id, oid, len(content))
     forged = httpx2.put(upload.replace("signature=", "signature=x"), content=content)
     assert forged.status_code == 403
-    assert (
-        raw_commit(
-            hub,
-            repo_id,
-            [{"key": "lfsFile", "value": {"path": "a.bin", "algo": "sha256", "oid": oid, "size": len(content)}}],
-        ).status_code
-        == 400
-    )
+    add_pointer = [{"key": "lfsFile", "value": {"path": "a.bin", "algo": "sha256", "oid": oid, "size": len(content)}}]
+    assert raw_commit(hub, repo_id, add_pointer).status_code == 400
     assert httpx2.put(upload, content=content).status_code == 200
     assert "actions" not in lfs_batch(hub, repo_id, oid, len(content))
-    assert (
-        raw_commit(
-            hub,
-            repo_id,
-            [{"key": "lfsFile", "value": {"path": "a.bin", "algo": "sha256", "oid": oid, "size": len(content)}}],
-        ).status_code
-        == 200
-    )
+    assert raw_commit(hub, repo_id, add_pointer).status_code == 200
     assert resolve_get(hub, repo_id, "a.bin").content == content
 
 
