@@ -16,9 +16,11 @@ writing `dvc.lock`), `peak_rss_mb` is the largest peak of any stage or of `dvc r
 The table's `stages` row sums the stages run one by one, without DVC.
 
 With `--repeat K`, the floor, the baseline, the stages and `dvc repro` run K times in rounds, and each step's median
-is reported.
+is reported. With `--engine dask`, the stages run on the dask engine, each on a LocalCluster of 2 worker processes
+that it starts (`engine.address: local`), instead of the local engine's forked processes.
 
-Usage: python bench/run.py --rows 1000000 [--repeat K] [--workdir DIR] [--baseline-max-rows N] [--keep]
+Usage: python bench/run.py --rows 1000000 [--engine local|dask] [--repeat K] [--workdir DIR] [--baseline-max-rows N]
+       [--keep]
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ STAGES = ("ingest", "validate", "split", "build")
 DVC_PROJECT = ("dvc.yaml", ".dvcignore", "dataset_card.md", "pipeline", "schema", "localhub")
 # What `dvc repro` leaves in the project, cleared before each round so that every round starts with an empty cache.
 DVC_OUTPUTS = ("data", "dist", "metrics", "plots", "dvc.lock", ".dvc/cache", ".dvc/tmp")
+# The engine params of each `--engine`: the dask engine on a LocalCluster of 2 worker processes.
+ENGINES = {
+    "local": {"kind": "local", "address": "local", "workers": 0, "scratch": None},
+    "dask": {"kind": "dask", "address": "local", "workers": 2, "scratch": None},
+}
 # What the baseline was measured to need, and what it may use here.
 BASELINE_GB_PER_MILLION = 6.3
 BASELINE_MAX_GB = 16
@@ -103,15 +110,16 @@ def child_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def write_params(workdir: Path, corpus: Path) -> None:
+def write_params(workdir: Path, corpus: Path, engine: str) -> None:
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     params["ingest"]["source"] = str(corpus)
+    params["engine"] = ENGINES[engine]
     (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-def dvc_project(workdir: Path, corpus: Path) -> Path:
+def dvc_project(workdir: Path, corpus: Path, engine: str) -> Path:
     """A DVC project in `workdir/dvc` with the repo's `dvc.yaml`, code and `.dvc/config`, its params pointed at
-    `corpus`, and the code compiled once, as `make repro` does."""
+    `corpus` and `engine`, and the code compiled once, as `make repro` does."""
     project = workdir / "dvc"
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir(parents=True)
@@ -130,7 +138,7 @@ def dvc_project(workdir: Path, corpus: Path) -> Path:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    write_params(project, corpus)
+    write_params(project, corpus, engine)
     return project
 
 
@@ -233,7 +241,7 @@ def medians(rounds: list[list[Step]]) -> list[Step]:
     ]
 
 
-def bench(rows: int, workdir: Path, baseline_max_rows: int, repeat: int = 1) -> int:
+def bench(rows: int, workdir: Path, baseline_max_rows: int, repeat: int = 1, engine: str = "local") -> int:
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
     corpus = workdir / "corpus.csv"
 
@@ -250,7 +258,7 @@ def bench(rows: int, workdir: Path, baseline_max_rows: int, repeat: int = 1) -> 
     ]
     print(f"  {steps[0].note}")
 
-    project = dvc_project(workdir, corpus)
+    project = dvc_project(workdir, corpus, engine)
     rounds = []
     for index in range(repeat):
         if repeat > 1:
@@ -278,6 +286,7 @@ def bench(rows: int, workdir: Path, baseline_max_rows: int, repeat: int = 1) -> 
     steps.append(pipeline)
     pipeline_s, peak = pipeline.wall_s, max(peak, pipeline.peak_mib)
     print()
+    print(f"engine: {engine}" + (" (a LocalCluster of 2 worker processes per stage)" if engine == "dask" else ""))
     if repeat > 1:
         print(f"medians of {repeat} rounds")
     print(table(steps, rows))
@@ -312,6 +321,13 @@ def main() -> int:
         help="run the floor, the baseline and the stages this many times, in rounds, and report each "
         "step's median (this machine's speed drifts by some 15 %% between runs)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=sorted(ENGINES),
+        default="local",
+        help="what runs the stages' per-part work: the local engine's forked processes, or dask on a LocalCluster of "
+        "2 worker processes",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
     args = parser.parse_args()
     if args.rows < 1:
@@ -327,7 +343,7 @@ def main() -> int:
     workdir = args.workdir.resolve() if args.workdir else Path(tempfile.mkdtemp(prefix="bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        return bench(args.rows, workdir, args.baseline_max_rows, args.repeat)
+        return bench(args.rows, workdir, args.baseline_max_rows, args.repeat, args.engine)
     except StepFailed as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from localhub import LocalHub, Token
 from localhub.limits import MIB, Limits
+from pipeline.process import without_pandas
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"seconds before an idle connection is closed (default {Limits.socket_timeout_seconds:g})",
     )
     args = parser.parse_args(argv)
+    # The server never uses pandas; pyarrow imports it the first time it converts a Python value (a search's text),
+    # only to check that it is not a pandas object. Refusing the import spares the first search half a second.
+    without_pandas()
     limits = Limits(commit_bytes=args.max_commit_mib * MIB, socket_timeout_seconds=args.socket_timeout)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)

@@ -5,6 +5,11 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import unquote
+
+# The cookie the login form sets: it holds a token, so that a browser reads what that token may read.
+SESSION_COOKIE = "localhub_token"
 
 
 @dataclass(frozen=True)
@@ -41,3 +46,17 @@ class Authenticator:
         if found is None:
             raise InvalidToken
         return found
+
+    def session_caller(self, cookie_header: str | None) -> Token | None:
+        """The token a browser's login cookie holds; None without one, or when the server no longer knows it (the
+        browser then reads as anonymous until it logs in again)."""
+        try:
+            morsel = SimpleCookie(cookie_header or "").get(SESSION_COOKIE)
+        except CookieError:
+            return None
+        if morsel is None or not morsel.value:
+            return None
+        try:
+            return self.caller(f"Bearer {unquote(morsel.value)}")
+        except InvalidToken:
+            return None

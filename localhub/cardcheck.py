@@ -56,6 +56,12 @@ def front_matter(content: str) -> dict[str, Any] | None:
     return data
 
 
+def body(content: str) -> str:
+    """The README's Markdown, after its front matter."""
+    match = _FRONT_MATTER.match(content)
+    return content[match.end() :] if match else content
+
+
 def validate(content: str, repo_type: str = "model") -> tuple[list[str], list[str]]:
     """Return (errors, warnings) for a README, as the Hub reports them."""
     try:

@@ -14,6 +14,7 @@ from localhub import cardcheck, errors, lfs, storage
 from localhub.auth import InvalidToken, Token
 from localhub.errors import HubError
 from localhub.lfs_routes import LfsRoutes
+from localhub.pages.routes import PageRoutes
 from localhub.ranges import parse_range
 from localhub.signing import GrantError
 from localhub.xet.routes import CasRoutes
@@ -36,7 +37,7 @@ _STORAGE_ERRORS = {
 }
 
 
-class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
+class HubRequestHandler(PageRoutes, CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
     """One HTTP exchange. The server object carries `store` (RepoStore), `auth` (Authenticator) and `signer`
     (Signer, for Xet tokens and presigned transfer URLs)."""
 
@@ -100,7 +101,7 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
                 elif segments[:1] == ["lfs-transfer"]:
                     self._route_lfs_transfer(method, segments[1:])
                 else:
-                    self._caller = self.server.auth.caller(self.headers.get("Authorization"))
+                    self._caller = self._authenticate(method)
                     self._route(method, segments)
             except InvalidToken:
                 self._fail(errors.invalid_credentials())
@@ -121,6 +122,14 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             # The client went away (for example a streaming reader that stopped early).
             self.close_connection = True
+
+    def _authenticate(self, method: str) -> Token | None:
+        """The caller: the `Authorization` header's token, or for a read without one, the browser's login cookie.
+        Writes never take the cookie, so no page of another site can make a logged-in browser write."""
+        header = self.headers.get("Authorization")
+        if header is None and method in ("GET", "HEAD"):
+            return self.server.auth.session_caller(self.headers.get("Cookie"))
+        return self.server.auth.caller(header)
 
     def _fail(self, exc: HubError) -> None:
         if self._response_started:
@@ -268,7 +277,8 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
         ):
             self._route_lfs_batch(prefix_type, f"{rest[0]}/{rest[1].removesuffix('.git')}", rest[5])
             return
-        raise HubError(404, "Not found")
+        if not self._route_page(method, seg):
+            raise HubError(404, "Not found")
 
     def _route_api(self, method: str, seg: list[str]) -> None:
         route = (method, *seg[:2])
@@ -307,6 +317,7 @@ class HubRequestHandler(CasRoutes, LfsRoutes, BaseHTTPRequestHandler):
             ("PUT", "settings"): lambda: self._update_settings(repo_type, repo_id),
             ("GET", "xet-read-token"): lambda: self._xet_token(repo_type, repo_id, "read", "/".join(args)),
             ("GET", "xet-write-token"): lambda: self._xet_token(repo_type, repo_id, "write", "/".join(args)),
+            ("GET", "croissant"): lambda: self._croissant(repo_type, repo_id),
         }
         handler = handlers.get((method, action))
         if handler is None or (action in ("revision", "tree", "commits") and not args):

@@ -107,9 +107,13 @@ class Commit:
 
 @dataclass(frozen=True)
 class Ref:
+    """A branch or a tag: its short and full names, the commit it points at, and when it was made (a tag's own date
+    when it is annotated, else its commit's)."""
+
     name: str
     ref: str
     target: str
+    date: str
 
 
 @dataclass(frozen=True)
@@ -295,15 +299,19 @@ class Repo:
     def refs(self) -> tuple[list[Ref], list[Ref]]:
         """Branches and tags, with annotated tags peeled to their commit."""
         out = self._git(
-            "for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)", "refs/heads", "refs/tags"
+            "for-each-ref",
+            "--format=%(refname)%00%(objectname)%00%(*objectname)%00%(creatordate:unix)",
+            "refs/heads",
+            "refs/tags",
         ).decode()
         branches, tags = [], []
         for line in out.splitlines():
-            ref, oid, peeled = line.split("\x00")
+            ref, oid, peeled, created = line.split("\x00")
+            date = hub_timestamp(int(created))
             if ref.startswith("refs/heads/"):
-                branches.append(Ref(ref.removeprefix("refs/heads/"), ref, oid))
+                branches.append(Ref(ref.removeprefix("refs/heads/"), ref, oid, date))
             else:
-                tags.append(Ref(ref.removeprefix("refs/tags/"), ref, peeled or oid))
+                tags.append(Ref(ref.removeprefix("refs/tags/"), ref, peeled or oid, date))
         return branches, tags
 
     def _check_new_ref(self, kind: str, name: str) -> str:

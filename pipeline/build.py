@@ -18,9 +18,8 @@ import csv
 import hashlib
 import math
 import tempfile
-from collections import deque
-from collections.abc import Iterable
-from contextlib import ExitStack
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,12 +36,14 @@ from pipeline.io import (
     StageError,
     WriteBehind,
     atomic_path,
+    parquet_reader,
     read_batches,
     read_json,
     staged_directory,
     table_files,
     write_json,
 )
+from pipeline.parallel import Workers
 from schema.card import LICENSE, CardFacts, Example, LengthStats, QualityFacts, SplitFacts, check_template, dump_yaml
 from schema.manifest import MANIFEST_FILE, ManifestError, build_manifest, read_manifest
 from schema.manifest import SCHEMA as MANIFEST_SCHEMA
@@ -71,6 +72,7 @@ class BuildPaths:
 INPUT_COLUMNS = [
     "id",
     "split",
+    "source",
     "line",
     "english",
     "french",
@@ -79,15 +81,12 @@ INPUT_COLUMNS = [
     "french_key_sha256",
     "content_sha256",
 ]
-# Rows read from the split table at a time: with the shard and manifest writes in flight, larger batches raise the
-# stage's peak memory without making it faster.
+# Rows read from the split table at a time: with the manifest's writes in flight, larger batches raise the pass's
+# peak memory without making it faster.
 _BATCH_ROWS = 16_384
 # Rows read at a time when counting the rows of each split: the split column alone is small.
 _COUNT_BATCH_ROWS = 1 << 20
-_RELEASED_COLUMNS = ["id", "line", "english", "french", "flags"]
-
-# Shards of one split being written at once; each holds at most two row groups in memory.
-_SHARDS_IN_FLIGHT = 2
+_RELEASED_COLUMNS = ["id", "source", "line", "english", "french", "flags"]
 
 # Histogram bins of the DVC plots: pairs longer than the last bound share the last bin.
 _LENGTH_BIN_CHARS = 20
@@ -156,7 +155,13 @@ class LengthCounts:
         self.counts = np.zeros(0, dtype=np.int64)
 
     def update(self, lengths: np.ndarray) -> None:
-        counts = np.bincount(lengths, minlength=len(self.counts))
+        self.update_counts(np.bincount(lengths, minlength=len(self.counts)))
+
+    def update_counts(self, counts: np.ndarray | LengthCounts) -> None:
+        """Adds counts per length: an array, or another distribution's."""
+        counts = (counts.counts if isinstance(counts, LengthCounts) else counts).copy()
+        if len(counts) < len(self.counts):
+            counts.resize(len(self.counts))
         counts[: len(self.counts)] += self.counts
         self.counts = counts
 
@@ -183,8 +188,33 @@ class LengthCounts:
 
 
 @dataclass
+class ShardFacts:
+    """What one shard holds, gathered while it is written: its rows, their size in memory, the distributions of
+    their lengths, and its rows per raw file."""
+
+    split: str
+    path: Path
+    rows: int = 0
+    num_bytes: int = 0
+    english: LengthCounts = field(default_factory=LengthCounts)
+    french: LengthCounts = field(default_factory=LengthCounts)
+    ratios: np.ndarray = field(default_factory=lambda: np.zeros(_RATIO_BINS, dtype=np.int64))
+    by_source: Counter[str] = field(default_factory=Counter)
+
+    def add(self, rows: pa.Table) -> None:
+        for entry in pc.value_counts(rows["source"]).to_pylist():
+            self.by_source[entry["values"]] += entry["counts"]
+        english = pc.utf8_length(rows["english"]).to_numpy().astype(np.int64)
+        french = pc.utf8_length(rows["french"]).to_numpy().astype(np.int64)
+        self.english.update(english)
+        self.french.update(french)
+        ratio_bins = np.minimum((french / np.maximum(english, 1) / _RATIO_BIN).astype(np.int64), _RATIO_BINS - 1)
+        self.ratios += np.bincount(ratio_bins, minlength=_RATIO_BINS)
+
+
+@dataclass
 class SplitSummary:
-    """What one split's shards hold, gathered while they are written."""
+    """What one split's shards hold, added up shard by shard, and its content digest."""
 
     name: str
     rows: int = 0
@@ -193,16 +223,17 @@ class SplitSummary:
     english: LengthCounts = field(default_factory=LengthCounts)
     french: LengthCounts = field(default_factory=LengthCounts)
     ratios: np.ndarray = field(default_factory=lambda: np.zeros(_RATIO_BINS, dtype=np.int64))
-    digest: ContentDigest = field(default_factory=ContentDigest)
+    by_source: Counter[str] = field(default_factory=Counter)
+    digest: str = ""
 
-    def add(self, batch: pa.RecordBatch) -> None:
-        english = pc.utf8_length(batch["english"]).to_numpy().astype(np.int64)
-        french = pc.utf8_length(batch["french"]).to_numpy().astype(np.int64)
-        self.english.update(english)
-        self.french.update(french)
-        ratio_bins = np.minimum((french / np.maximum(english, 1) / _RATIO_BIN).astype(np.int64), _RATIO_BINS - 1)
-        self.ratios += np.bincount(ratio_bins, minlength=_RATIO_BINS)
-        self.digest.update(batch["id"], batch["english"], batch["french"])
+    def add(self, shard: ShardFacts) -> None:
+        self.rows += shard.rows
+        self.num_bytes += shard.num_bytes
+        self.files.append(shard.path)
+        self.english.update_counts(shard.english)
+        self.french.update_counts(shard.french)
+        self.ratios += shard.ratios
+        self.by_source += shard.by_source
 
     def facts(self) -> SplitFacts:
         english = self.english.total
@@ -219,101 +250,101 @@ class SplitSummary:
 
 
 def shard_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Split-table rows as released rows: `id`, `translation` {en, fr}, `line`, `flags`."""
+    """Split-table rows as released rows: `id`, `translation` {en, fr}, `source`, `line`, `flags`."""
     translation = pa.StructArray.from_arrays(
         [batch["english"], batch["french"]], fields=list(SHARD_SCHEMA.field("translation").type)
     )
-    return pa.record_batch([batch["id"], translation, batch["line"], batch["flags"]], schema=SHARD_SCHEMA)
+    return pa.record_batch(
+        [batch["id"], translation, batch["source"], batch["line"], batch["flags"]], schema=SHARD_SCHEMA
+    )
 
 
-class SplitWriter:
-    """Writes one split's rows into `data/<split>-NNNNN-of-MMMMM.parquet`, in row groups of fixed size.
+@dataclass(frozen=True)
+class Shard:
+    """One shard, for any worker to write: `data/<split>-NNNNN-of-MMMMM.parquet` under the release folder, holding
+    the split's rows that `pieces` name, each a file of the split table, how many of the split's rows in it come
+    before the shard's, and how many of them are the shard's."""
 
-    Each shard is encoded and compressed on a thread of its own, and the next shard starts while the last one is
-    still being written, with at most `_SHARDS_IN_FLIGHT` shards open: a split's shards are then compressed side
-    by side instead of one after the other.
-    """
+    split: str
+    path: Path
+    pieces: tuple[tuple[Path, int, int], ...]
+    params: BuildParams
 
-    def __init__(self, folder: Path, summary: SplitSummary, rows: int, params: BuildParams) -> None:
-        self.folder, self.summary, self.params = folder, summary, params
-        self.shards = max(1, math.ceil(rows / params.shard_rows))
-        self.pending: list[pa.RecordBatch] = []
-        self.pending_rows = 0
-        self.sink: ParquetSink | None = None
-        self.lanes: deque[WriteBehind] = deque()
-        self.in_shard = 0
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        self.pending.append(batch)
-        self.pending_rows += batch.num_rows
-        while self.pending_rows >= self._next_group_rows():
-            self._flush(self._next_group_rows())
-
-    def __enter__(self) -> SplitWriter:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        """Writes what is pending and waits for every shard; after an error, only waits."""
-        try:
-            if exc_type is None:
-                if self.pending_rows:
-                    self._flush(self.pending_rows)
-                if not self.summary.files:
-                    self._open()
-                if self.sink is not None:
-                    self.lanes[-1](self.sink.__exit__, None, None, None)
-                    self.sink = None
-        finally:
-            while self.lanes:
-                self.lanes.popleft().__exit__(exc_type, None, None)
-
-    def _next_group_rows(self) -> int:
-        return min(self.params.row_group_rows, self.params.shard_rows - self.in_shard)
-
-    def _flush(self, rows: int) -> None:
-        table = pa.Table.from_batches(self.pending, SHARD_SCHEMA)
-        group, rest = table.slice(0, rows).combine_chunks(), table.slice(rows)
-        self.pending, self.pending_rows = rest.to_batches(), rest.num_rows
-        sink = self.sink or self._open()
-        lane = self.lanes[-1]
-        lane(sink.write, group)
-        self.summary.rows += group.num_rows
-        self.summary.num_bytes += group.nbytes
-        self.in_shard += group.num_rows
-        if self.in_shard == self.params.shard_rows:
-            lane(sink.__exit__, None, None, None)
-            self.sink, self.in_shard = None, 0
-
-    def _open(self) -> ParquetSink:
-        if len(self.lanes) >= _SHARDS_IN_FLIGHT:
-            self.lanes.popleft().__exit__(None, None, None)
-        self.lanes.append(WriteBehind())
-        index = len(self.summary.files)
-        path = self.folder / "data" / f"{self.summary.name}-{index:05d}-of-{self.shards:05d}.parquet"
-        # The page index lets readers skip pages. Content-defined pages, which `datasets` writes Hub shards with so
-        # that the Hub's storage can keep the pages of unchanged rows, are left out: rows are in id order, so a
-        # release that adds rows puts new ones in nearly every page and none would be kept, while the smaller pages
-        # made the shards larger and the build slower.
-        self.sink = ParquetSink(
-            path,
-            SHARD_SCHEMA,
-            row_group_rows=self.params.row_group_rows,
-            compression="zstd",
-            compression_level=self.params.compression_level,
-            write_page_index=True,
-        ).__enter__()
-        self.summary.files.append(path)
-        return self.sink
+    def rows(self) -> Iterator[pa.RecordBatch]:
+        for file, skip, take in self.pieces:
+            for batch in parquet_reader(file).iter_batches(_BATCH_ROWS, columns=["split", *_RELEASED_COLUMNS]):
+                mine = batch.filter(pc.equal(batch["split"], self.split)).select(_RELEASED_COLUMNS)
+                window = mine.slice(min(skip, mine.num_rows), take)
+                skip, take = max(0, skip - mine.num_rows), take - window.num_rows
+                if window.num_rows:
+                    yield window
+                if not take:
+                    break
 
 
-def _rows_by_split(path: Path) -> dict[str, int]:
-    counts = dict.fromkeys(SPLITS, 0)
-    for batch in read_batches(path, _COUNT_BATCH_ROWS, ["split"]):
-        for entry in pc.value_counts(batch["split"]).to_pylist():
-            if entry["values"] not in counts:
-                raise StageError(f"{path}: unknown split {entry['values']!r}; expected {', '.join(SPLITS)}")
-            counts[entry["values"]] += entry["counts"]
-    return counts
+def write_shard(shard: Shard) -> ShardFacts:
+    """Writes one shard in row groups of `build.row_group_rows` and returns what it holds. The page index lets
+    readers skip pages. Content-defined pages, which `datasets` writes Hub shards with so that the Hub's storage can
+    keep the pages of unchanged rows, are left out: rows are in id order, so a release that adds rows puts new ones
+    in nearly every page and none would be kept, while the smaller pages made the shards larger and the build
+    slower."""
+    facts = ShardFacts(shard.split, shard.path)
+    rows = pa.Table.from_batches(list(shard.rows()))
+    facts.add(rows)
+    released = pa.Table.from_batches([shard_batch(batch) for batch in rows.to_batches()], SHARD_SCHEMA)
+    group_rows = shard.params.row_group_rows
+    with ParquetSink(
+        shard.path,
+        SHARD_SCHEMA,
+        row_group_rows=group_rows,
+        compression="zstd",
+        compression_level=shard.params.compression_level,
+        write_page_index=True,
+    ) as sink:
+        for start in range(0, released.num_rows, group_rows):
+            # Copied into new arrays, so that the group's `nbytes` (the card's `num_bytes`) depends on its rows
+            # alone, not on how they were cut into batches on the way.
+            group = released.slice(start, group_rows)
+            group = pa.Table.from_arrays(
+                [pa.concat_arrays(column.chunks) for column in group.columns], schema=SHARD_SCHEMA
+            )
+            sink.write(group)
+            facts.num_bytes += group.nbytes
+    facts.rows = released.num_rows
+    return facts
+
+
+def shards_of(split: str, parts: list[tuple[Path, dict[str, int]]], folder: Path, params: BuildParams) -> list[Shard]:
+    """The shards of `split`, in order: `parts` has each file of the split table with its rows per split."""
+    total = sum(counts[split] for _, counts in parts)
+    count = max(1, math.ceil(total / params.shard_rows))
+    shards = []
+    for index in range(count):
+        first, last = index * params.shard_rows, min(total, (index + 1) * params.shard_rows)
+        pieces, before = [], 0
+        for file, counts in parts:
+            rows = counts[split]
+            if before < last and before + rows > first:
+                skip = max(0, first - before)
+                pieces.append((file, skip, min(rows, last - before) - skip))
+            before += rows
+        path = folder / "data" / f"{split}-{index:05d}-of-{count:05d}.parquet"
+        shards.append(Shard(split, path, tuple(pieces), params))
+    return shards
+
+
+def _rows_by_split(path: Path) -> list[tuple[Path, dict[str, int]]]:
+    """Each file of the split table (an absolute path), with its rows per split."""
+    found = []
+    for file in table_files(path):
+        counts = dict.fromkeys(SPLITS, 0)
+        for batch in parquet_reader(file).iter_batches(_COUNT_BATCH_ROWS, columns=["split"]):
+            for entry in pc.value_counts(batch["split"]).to_pylist():
+                if entry["values"] not in counts:
+                    raise StageError(f"{path}: unknown split {entry['values']!r}; expected {', '.join(SPLITS)}")
+                counts[entry["values"]] += entry["counts"]
+        found.append((file.resolve(), counts))
+    return found
 
 
 def _example(batch: pa.RecordBatch, readable: bool) -> Example | None:
@@ -335,11 +366,55 @@ def _example(batch: pa.RecordBatch, readable: bool) -> Example | None:
     return Example(
         id=row["id"],
         split=row["split"],
+        source=row["source"],
         line=row["line"],
         english=row["english"],
         french=row["french"],
         flags=row["flags"],
     )
+
+
+@dataclass(frozen=True)
+class ManifestPass:
+    """The one pass over the whole split table, in id order, for a worker: it writes `manifest.parquet` to the
+    release folder, and takes what needs the rows in order, each split's content digest and the card's example."""
+
+    source: Path
+    folder: Path
+    splits: tuple[str, ...]
+    params: BuildParams
+    version: str
+
+
+@dataclass(frozen=True)
+class InOrder:
+    """What the manifest pass found: each split's content digest, and the card's example."""
+
+    digests: dict[str, str]
+    example: Example | None
+
+
+def write_manifest(task: ManifestPass) -> InOrder:
+    digests = {name: ContentDigest() for name in task.splits}
+    example: Example | None = None
+    first: Example | None = None
+    schema = MANIFEST_SCHEMA.with_metadata({changelog.VERSION_METADATA: task.version.encode()})
+    # The manifest is compressed on a thread of its own while the next batch is read and hashed.
+    with (
+        ParquetSink(
+            task.folder / MANIFEST_FILE, schema, compression="zstd", compression_level=task.params.compression_level
+        ) as manifest,
+        WriteBehind() as writes,
+    ):
+        for batch in read_batches(task.source, _BATCH_ROWS, INPUT_COLUMNS):
+            writes(manifest.write, build_manifest(batch).replace_schema_metadata(schema.metadata))
+            example = example or _example(batch, readable=True)
+            first = first or _example(batch, readable=False)
+            for name, digest in digests.items():
+                part = batch.filter(pc.equal(batch["split"], name))
+                if part.num_rows:
+                    digest.update(part["id"], part["english"], part["french"])
+    return InOrder({name: digest.hexdigest() for name, digest in digests.items()}, example or first)
 
 
 @dataclass
@@ -348,47 +423,27 @@ class Written:
     example: Example
 
 
-def write_release(source: Path, folder: Path, params: BuildParams, version: str) -> Written:
-    """Streams the split table into shards and the manifest under `folder`."""
-    expected = _rows_by_split(source)
+def write_release(source: Path, folder: Path, params: BuildParams, version: str, workers: Workers) -> Written:
+    """Writes the shards and the manifest of the split table `source` under `folder`, on `workers`: each shard is a
+    task, and the manifest pass runs beside them."""
+    parts = _rows_by_split(source)
     # A split with no rows is left out of the release: `datasets` refuses to load an empty split.
-    released = [name for name in SPLITS if expected[name]]
+    released = [name for name in SPLITS if any(counts[name] for _, counts in parts)]
     summaries = {name: SplitSummary(name) for name in released}
-    progress = Progress(STAGE, total=sum(expected.values()))
-    example: Example | None = None
-    first: Example | None = None
-    done = 0
-    manifest_schema = MANIFEST_SCHEMA.with_metadata({changelog.VERSION_METADATA: version.encode()})
-    # The manifest is compressed on a thread of its own, the shards on theirs (see SplitWriter).
-    with (
-        ParquetSink(
-            folder / MANIFEST_FILE, manifest_schema, compression="zstd", compression_level=params.compression_level
-        ) as manifest,
-        WriteBehind() as manifest_writes,
-        ExitStack() as shard_writers,
-    ):
-        writers = {
-            name: shard_writers.enter_context(SplitWriter(folder, summaries[name], expected[name], params))
-            for name in released
-        }
-        for batch in read_batches(source, _BATCH_ROWS, INPUT_COLUMNS):
-            manifest_writes(manifest.write, build_manifest(batch).replace_schema_metadata(manifest_schema.metadata))
-            names = batch["split"]
-            example = example or _example(batch, readable=True)
-            first = first or _example(batch, readable=False)
-            # The digests go to the manifest only.
-            released_columns = batch.select(_RELEASED_COLUMNS)
-            for name in released:
-                part = released_columns.filter(pc.equal(names, name))
-                if part.num_rows:
-                    summaries[name].add(part)
-                    writers[name].write(shard_batch(part))
-            done += batch.num_rows
-            progress.update(done)
-    chosen = example or first
-    if chosen is None:
+    progress = Progress(STAGE, total=sum(sum(counts.values()) for _, counts in parts))
+    folder = folder.resolve()
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    in_order = workers.submit(write_manifest, ManifestPass(source.resolve(), folder, tuple(released), params, version))
+    shards = [shard for name in released for shard in shards_of(name, parts, folder, params)]
+    for shard in workers.map(write_shard, shards):
+        summaries[shard.split].add(shard)
+        progress.update(sum(summary.rows for summary in summaries.values()))
+    found = workers.result(in_order)
+    if found.example is None:
         raise StageError(f"{source}: no rows to release; check metrics/validate.json and metrics/split.json")
-    return Written(summaries, chosen)
+    for name, summary in summaries.items():
+        summary.digest = found.digests[name]
+    return Written(summaries, found.example)
 
 
 def _quality(paths: BuildPaths) -> QualityFacts:
@@ -406,6 +461,7 @@ def _quality(paths: BuildPaths) -> QualityFacts:
             duplicates_merged=split["duplicates_merged"],
             cross_split_links=split["cross_split_links"],
             pinned=split["pinned"],
+            misaligned=validate.get("misaligned"),
         )
     except FileNotFoundError as exc:
         raise StageError(f"{exc.filename}: missing; run the earlier stages first (dvc repro)") from None
@@ -440,6 +496,27 @@ def _check_accounts(facts: CardFacts) -> None:
             "released + rejected + merged + held back): the metrics are from different runs; run "
             "dvc repro from ingest"
         )
+
+
+def _check_accounts_by_source(paths: BuildPaths, released: Counter[str]) -> None:
+    """Every record of each raw file is accounted for too, from the earlier stages' counts per file; stops the
+    build otherwise."""
+    try:
+        ingest, validate, split = (
+            read_json(path) for path in (paths.ingest_metrics, paths.validate_metrics, paths.split_metrics)
+        )
+        files, rejected, not_released = ingest["files"], validate["rejected_by_source"], split["not_released_by_source"]
+    except KeyError as exc:
+        raise StageError(f"metrics of an earlier stage lack {exc}; rerun it (dvc repro --force <stage>)") from None
+    for source, counts in files.items():
+        accounted = (
+            released[source] + counts["rejected"] + rejected.get(source, 0) + sum(not_released.get(source, {}).values())
+        )
+        if accounted != counts["records"]:
+            raise StageError(
+                f"{source}: {counts['records']:,} records were read but {accounted:,} are accounted for: the metrics "
+                "are from different runs; run dvc repro from ingest"
+            )
 
 
 def check_card(readme: str) -> None:
@@ -479,7 +556,7 @@ def verify(folder: Path, summaries: dict[str, SplitSummary]) -> None:
             rows, digest = released_digest(split.with_format("arrow").iter(batch_size=_BATCH_ROWS))
             if rows != summary.rows:
                 problems.append(f"{name}: {rows} rows instead of {summary.rows}")
-            if digest != summary.digest.hexdigest():
+            if digest != summary.digest:
                 problems.append(f"{name}: content differs from the split table (ids or texts changed on the way)")
     if problems:
         raise StageError(f"{folder}: loading it back with datasets gave " + "; ".join(problems))
@@ -534,7 +611,8 @@ def build(params: Params, paths: BuildPaths) -> dict[str, Any]:
     quality = _quality(paths)
     previous, previous_version = _previous(params)
     with staged_directory(params.build.output_dir) as staging:
-        written = write_release(source, staging, params.build, params.release.version)
+        with Workers(params.engine) as workers:
+            written = write_release(source, staging, params.build, params.release.version, workers)
         if previous is None:
             # Every row of a first release is added, and the shards have counted them by split: reading the
             # manifest's split column back into Python objects would cost memory in proportion to the rows.
@@ -557,6 +635,8 @@ def build(params: Params, paths: BuildPaths) -> dict[str, Any]:
             required_bump=changes.required_bump(),
         )
         _check_accounts(facts)
+        released_by_source = sum((summary.by_source for summary in written.summaries.values()), Counter())
+        _check_accounts_by_source(paths, released_by_source)
         readme = facts.render(template)
         check_card(readme)
         (staging / "README.md").write_text(readme, encoding="utf-8")
@@ -571,7 +651,8 @@ def build(params: Params, paths: BuildPaths) -> dict[str, Any]:
         "num_bytes_by_split": {split.name: split.num_bytes for split in facts.splits},
         "download_bytes_by_split": {split.name: split.download_bytes for split in facts.splits},
         "shards_by_split": {split.name: split.shards for split in facts.splits},
-        "content_sha256_by_split": {name: summary.digest.hexdigest() for name, summary in written.summaries.items()},
+        "content_sha256_by_split": {name: summary.digest for name, summary in written.summaries.items()},
+        "rows_by_source": dict(sorted(released_by_source.items())),
         "version": params.release.version,
         "required_bump": changes.required_bump(),
         "verified": params.build.verify,

@@ -70,37 +70,61 @@ def diff(previous: pa.Table | None, current: pa.Table) -> Changes:
     """Compares two manifests; `previous` is None for a first release."""
     if previous is None:
         return Changes(first_release=True, rows=current.num_rows, previous_rows=0, added=_by_split(current["split"]))
-    old = previous.select(["id", "split", *_KEYS, "content_sha256"]).rename_columns(
-        ["id", "old_split", *(f"old_{key}" for key in _KEYS), "old_content"]
-    )
-    new = current.select(["id", "split", *_KEYS, "content_sha256"])
-    kept = new.join(old, "id", join_type="inner")
-    edited_in_place = kept.filter(pc.not_equal(kept["content_sha256"], kept["old_content"]))
-    appeared = new.join(old.select(["id"]), "id", join_type="left anti")
-    gone = old.join(new.select(["id"]), "id", join_type="left anti")
-    continued = _continuations(appeared, gone)
-    is_fix = pc.is_in(appeared["id"], continued["id"].combine_chunks())
-    fixed, added = appeared.filter(is_fix), appeared.filter(pc.invert(is_fix))
-    removed = gone.filter(pc.invert(pc.is_in(gone["id"], continued["old_id"].combine_chunks())))
-    moves = Counter(
-        (old_split, new_split)
-        for old_split, new_split in zip(
-            kept["old_split"].to_pylist() + continued["old_split"].to_pylist(),
-            kept["split"].to_pylist() + continued["split"].to_pylist(),
-            strict=True,
-        )
-        if old_split != new_split
-    )
-    # A fixed row continuing two vanished rows counts once per row it continues: each is a row leaving its split.
+    rows = changed_rows(previous, current)
+    moves = Counter(zip(rows["moved"]["old_split"].to_pylist(), rows["moved"]["split"].to_pylist(), strict=True))
     return Changes(
         first_release=False,
         rows=current.num_rows,
         previous_rows=previous.num_rows,
-        added=_by_split(added["split"]),
-        removed=_by_split(removed["old_split"]),
-        changed=_by_split(pa.chunked_array([*edited_in_place["split"].chunks, *fixed["split"].chunks], pa.string())),
+        added=_by_split(rows["added"]["split"]),
+        removed=_by_split(rows["removed"]["old_split"]),
+        changed=_by_split(rows["changed"]["split"]),
         moved=dict(sorted(moves.items(), key=lambda item: (_order(item[0][0]), _order(item[0][1])))),
     )
+
+
+CHANGE_KINDS = ("added", "changed", "removed", "moved")
+_ROW_COLUMNS = ["id", "split", "old_id", "old_split"]
+_ROW_SCHEMA = pa.schema([pa.field(name, pa.string()) for name in _ROW_COLUMNS])
+
+
+def changed_rows(previous: pa.Table, current: pa.Table) -> dict[str, pa.Table]:
+    """The rows `diff` counts, by kind (`CHANGE_KINDS`), each as (id, split, old_id, old_split) in id order, null
+    where a kind has no such side. A fixed row continuing two vanished rows is one changed row, listed with the first
+    it continues, but two moves: each is a row leaving its split."""
+    columns = ["id", "split", *_KEYS, "content_sha256"]
+    old = previous.select(columns).rename_columns(["id", "old_split", *(f"old_{key}" for key in _KEYS), "old_content"])
+    new = current.select(columns)
+    kept = new.join(old, "id", join_type="inner")
+    kept = kept.append_column("old_id", kept["id"])
+    appeared = new.join(old.select(["id"]), "id", join_type="left anti")
+    gone = old.join(new.select(["id"]), "id", join_type="left anti")
+    continued = _continuations(appeared, gone)
+    is_fix = pc.is_in(appeared["id"], continued["id"].combine_chunks())
+    fixes = (
+        continued.group_by(["id", "split"], use_threads=False)
+        .aggregate([("old_id", "min"), ("old_split", "min")])
+        .rename_columns({"old_id_min": "old_id", "old_split_min": "old_split"})
+    )
+    edited = kept.filter(pc.not_equal(kept["content_sha256"], kept["old_content"]))
+    removed = gone.filter(pc.invert(pc.is_in(gone["id"], continued["old_id"].combine_chunks())))
+    moves = _listed(kept, continued)
+    return {
+        "added": _listed(appeared.filter(pc.invert(is_fix)).select(["id", "split"])),
+        "changed": _listed(edited, fixes),
+        "removed": _listed(removed.select(["id", "old_split"]).rename_columns(["old_id", "old_split"])),
+        "moved": moves.filter(pc.not_equal(moves["split"], moves["old_split"])),
+    }
+
+
+def _listed(*tables: pa.Table) -> pa.Table:
+    complete = []
+    for table in tables:
+        for name in _ROW_COLUMNS:
+            if name not in table.column_names:
+                table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
+        complete.append(table.select(_ROW_COLUMNS).cast(_ROW_SCHEMA))
+    return pa.concat_tables(complete).sort_by([("id", "ascending"), ("old_id", "ascending")])
 
 
 def _continuations(appeared: pa.Table, gone: pa.Table) -> pa.Table:

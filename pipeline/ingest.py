@@ -1,23 +1,26 @@
-"""Ingest: reads the raw CSV named by `ingest.source`; writes `data/ingested.parquet`, `data/rejects/ingest.jsonl`
-and `metrics/ingest.json`.
+"""Ingest: reads the raw CSV named by `ingest.source`, one file or a directory of them; writes `data/ingested.parquet`,
+`data/rejects/ingest.jsonl` and `metrics/ingest.json`.
 
-Reads: the file at `ingest.source`, in the dialect of the `ingest` params (`delimiter`, `quotechar`, `encoding`;
-a UTF-8 byte order mark is skipped), whose first record is a header naming the English and French columns
-(`english_column`, `french_column`). A missing, empty or binary file, or a header without those columns, stops the
-stage with one message saying what to fix.
+Reads: the file at `ingest.source`, or every `*.csv` file in the directory at `ingest.source`, in name order, each in
+the dialect of the `ingest` params (`delimiter`, `quotechar`, `encoding`; a UTF-8 byte order mark is skipped), and
+each with a first record that is a header naming the English and French columns (`english_column`,
+`french_column`). A missing, empty or binary file, or a header without those columns, stops the stage with one
+message saying what to fix.
 
-Every data record of the file then ends up either as a row or as a reject; blank lines are not records:
+Every data record of every file then ends up either as a row or as a reject; blank lines are not records. A record's
+position is its file (`source`: its name under `ingest.source`, or the file's own name) and its line:
 
-- a row (`data/ingested.parquet`): `line` (the physical line the record starts on), `english`, `french` (the texts
-  untouched, an empty one as null, for validate to judge);
-- a reject (`data/rejects/ingest.jsonl`: line, reason, message, raw text), for one of three reasons:
+- a row (`data/ingested.parquet`): `source`, `line` (the physical line the record starts on), `english`, `french`
+  (the texts untouched, an empty one as null, for validate to judge), the files one after the other;
+- a reject (`data/rejects/ingest.jsonl`: source, line, reason, message, raw text), for one of three reasons:
   `wrong_field_count`, not as many fields as the header; `undecodable_bytes`, bytes that are not valid in
   `ingest.encoding`; `unterminated_quote`, a quoted field that is never closed, of which only the first line is
   rejected: reading resumes on the next line, so that one stray quote cannot swallow the rest of the file.
 
-`pipeline/csvread.py` reads the file: with the fast reader, or, on damage only the line reader takes apart record by
-record, with the line reader, from the start (the summary says which reader, and why). The metrics count records,
-rows and rejects by reason, and name the source with its sha256.
+`pipeline/csvread.py` reads each file: with the fast reader, or, on damage only the line reader takes apart record by
+record, with the line reader, from the start (the summary says which reader, and why). One file is streamed by the
+stage itself; the files of a directory are read at once on the engine's workers, one file a task. The metrics count
+records, rows and rejects by reason, in total and for each file, and name the source with its sha256.
 """
 
 from __future__ import annotations
@@ -28,18 +31,31 @@ if __name__ == "__main__":
 
     process.prologue("jemalloc")
 
+import dataclasses
 import functools
+import hashlib
 import io
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
 
 from pipeline import csvread, process
 from pipeline.io import JsonlSink, ParquetSink, Progress, StageError, WriteBehind, write_json
+from pipeline.parallel import Workers
+from pipeline.scratch import Scratch
 from schema.params import IngestParams, Params
 from schema.reject import Reject
 
 STAGE = "ingest"
+
+# The ingested rows: the reader's rows, after the name of the file they come from.
+SCHEMA = pa.schema([pa.field("source", pa.string(), nullable=False), *csvread.ROW_SCHEMA])
 
 
 @dataclass(frozen=True)
@@ -51,48 +67,106 @@ class IngestPaths:
     metrics: Path
 
 
+@dataclass(frozen=True)
+class RawFile:
+    """One raw CSV: its name as rows and rejects give it, where it is (an absolute path, for any worker), and how
+    messages show it."""
+
+    name: str
+    path: Path
+    shown: str
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """What reading one file wrote: its records as rows and rejects, by reason, its sha256, and which reader."""
+
+    file: RawFile
+    rows: int
+    rejected: int
+    by_reason: Counter[str]
+    sha256: str
+    reader: str = ""
+
+    @property
+    def records(self) -> int:
+        return self.rows + self.rejected
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "rows": self.rows,
+            "rejected": self.rejected,
+            "rejected_by_reason": dict(sorted(self.by_reason.items())),
+            "sha256": self.sha256,
+        }
+
+
 def run(params: Params, paths: IngestPaths) -> str:
-    """Checks the source, reads it into rows and rejects (with the fast reader, else the line reader), writes the
-    metrics, and returns the summary."""
+    """Checks the source, reads each file into rows and rejects (with the fast reader, else the line reader), writes
+    the metrics, and returns the summary."""
     source = params.ingest.source
-    _check_source(source, params.ingest)
-    try:
-        written = _write(source, params.ingest, paths, fast=True)
-        reader = "fast reader"
-        if isinstance(written, csvread.LineReaderNeeded):
-            reader = f"line reader, as the file has {written}"
-            written = _write(source, params.ingest, paths, fast=False)
-    except StageError as exc:
-        raise StageError(f"{source}: {exc}") from None
-    records = written.rows + written.rejected
+    files = raw_files(source)
+    for file in files:
+        _check_source(file, params.ingest)
+    progress = Progress(STAGE)
+    if source.is_file():
+        read = [read_file(files[0], params.ingest, partial(_stage_outputs, paths))]
+    else:
+        read = _read_on_workers(files, params, paths, progress)
+    by_reason = sum((file.by_reason for file in read), Counter())
+    rows, rejected = sum(file.rows for file in read), sum(file.rejected for file in read)
     write_json(
         paths.metrics,
         {
-            "records": records,
-            "rows": written.rows,
-            "rejected": written.rejected,
-            "rejected_by_reason": dict(sorted(written.by_reason.items())),
+            "records": rows + rejected,
+            "rows": rows,
+            "rejected": rejected,
+            "rejected_by_reason": dict(sorted(by_reason.items())),
             "source": str(source),
-            "source_sha256": written.source_sha256,
+            "source_sha256": read[0].sha256 if source.is_file() else _listing_sha256(read),
+            "files": {file.file.name: file.metrics() for file in read},
         },
     )
-    reasons = ", ".join(f"{count} {reason}" for reason, count in written.by_reason.most_common()) or "none"
-    where = f"; see {paths.rejects}" if written.rejected else ""
+    reasons = ", ".join(f"{count} {reason}" for reason, count in by_reason.most_common()) or "none"
+    where = f"; see {paths.rejects}" if rejected else ""
+    readers = read[0].reader if source.is_file() else "; ".join(f"{file.file.name}: {file.reader}" for file in read)
     return (
-        f"ingest: read {records:,} records from {source} in {written.seconds:.1f} s ({reader}): "
-        f"{written.rows:,} rows written to {paths.output}, {written.rejected:,} rejected ({reasons}){where}."
+        f"ingest: read {rows + rejected:,} records from {source} in {progress.elapsed:.1f} s ({readers}): "
+        f"{rows:,} rows written to {paths.output}, {rejected:,} rejected ({reasons}){where}."
     )
 
 
-def _check_source(path: Path, params: IngestParams) -> None:
-    if not path.is_file():
-        raise StageError(f"{path}: no such file; set ingest.source in params.yaml to the raw CSV")
-    with path.open("rb") as probe:
+def raw_files(source: Path) -> list[RawFile]:
+    """The raw CSV files of `ingest.source`: the file itself, or the `*.csv` files of the directory in name order."""
+    if source.is_file():
+        return [RawFile(source.name, source.resolve(), str(source))]
+    if not source.is_dir():
+        raise StageError(
+            f"{source}: no such file; set ingest.source in params.yaml to the raw CSV or a directory of them"
+        )
+    found = sorted(
+        (path for path in source.iterdir() if path.is_file() and path.suffix.lower() == ".csv"), key=lambda p: p.name
+    )
+    if not found:
+        raise StageError(f"{source}: a directory without CSV files (*.csv); put the raw CSV files there")
+    return [RawFile(path.name, path.resolve(), str(path), index) for index, path in enumerate(found)]
+
+
+def _listing_sha256(read: list[FileRead]) -> str:
+    """The sha256 of the directory's files as `sha256sum` lists them, in name order."""
+    listing = "".join(f"{file.sha256}  {file.file.name}\n" for file in read)
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
+def _check_source(file: RawFile, params: IngestParams) -> None:
+    with file.path.open("rb") as probe:
         head = probe.read(8192)
     if not head:
-        raise StageError(f"{path}: the file is empty; expected a header line and at least one record")
+        raise StageError(f"{file.shown}: the file is empty; expected a header line and at least one record")
     if b"\0" in head and not params.encoding.lower().startswith("utf-16"):
-        raise StageError(f"{path}: not a text file (NUL bytes near the start); set ingest.source to the raw CSV")
+        raise StageError(f"{file.shown}: not a text file (NUL bytes near the start); set ingest.source to the raw CSV")
 
 
 def _header(fields: list[str], line: int, params: IngestParams) -> csvread.Header:
@@ -117,15 +191,31 @@ def _header(fields: list[str], line: int, params: IngestParams) -> csvread.Heade
     )
 
 
-@dataclass(frozen=True)
-class _Written:
-    """What one read of the source wrote."""
+class _Sink(Protocol):
+    def write(self, item: Any) -> None: ...
 
-    rows: int
-    rejected: int
-    by_reason: Counter[str]
-    source_sha256: str
-    seconds: float
+
+# Where one read of a file writes: a context giving the rows' sink and the rejects' sink, which keep what they were
+# given only if the block ends without an exception.
+Outputs = Callable[[], AbstractContextManager[tuple[_Sink, _Sink]]]
+
+
+@contextmanager
+def _stage_outputs(paths: IngestPaths) -> Iterator[tuple[_Sink, _Sink]]:
+    with ParquetSink(paths.output, SCHEMA) as rows, JsonlSink(paths.rejects) as rejects:
+        yield rows, rejects
+
+
+def read_file(file: RawFile, params: IngestParams, outputs: Outputs) -> FileRead:
+    """Reads one file into `outputs`, with the fast reader or, if it stops, the line reader from the start."""
+    try:
+        fast = _write(file, params, outputs, fast=True)
+        if isinstance(fast, FileRead):
+            return dataclasses.replace(fast, reader="fast reader")
+        slow = _write(file, params, outputs, fast=False)
+    except StageError as exc:
+        raise StageError(f"{file.shown}: {exc}") from None
+    return dataclasses.replace(slow, reader=f"line reader, as the file has {fast}")  # type: ignore[arg-type]
 
 
 class _Discard(Exception):
@@ -137,45 +227,81 @@ class _Discard(Exception):
         self.why = why
 
 
-def _write(source: Path, params: IngestParams, paths: IngestPaths, fast: bool) -> _Written | csvread.LineReaderNeeded:
-    """Reads `source` with one reader, writing the rows and rejects as they come. If the fast reader stops, nothing
+def _write(file: RawFile, params: IngestParams, outputs: Outputs, fast: bool) -> FileRead | csvread.LineReaderNeeded:
+    """Reads `file` with one reader, writing the rows and rejects as they come. If the fast reader stops, nothing
     is kept and its reason is returned."""
-    file = csvread.HashingReader(source)
-    stream = io.BufferedReader(file, csvread.READ_BLOCK)
+    hashing = csvread.HashingReader(file.path)
+    stream = io.BufferedReader(hashing, csvread.READ_BLOCK)
     read_header = functools.partial(_header, params=params)
     if fast:
-        chunks = csvread.read_fast(stream, source, params, read_header)
+        chunks = csvread.read_fast(stream, file.path, params, read_header)
     else:
         chunks = csvread.read_lines(stream, params, read_header)
-    progress = Progress(STAGE, total=source.stat().st_size, unit="bytes")
+    progress = Progress(STAGE, total=file.path.stat().st_size, unit="bytes")
     by_reason: Counter[str] = Counter()
-    rows_written = 0
+    rows_written = rejected = 0
     try:
         # The rows are encoded on a thread of their own while the next block is parsed.
-        with (
-            stream,
-            ParquetSink(paths.output, csvread.ROW_SCHEMA) as rows,
-            WriteBehind() as writes,
-            JsonlSink(paths.rejects) as rejects,
-        ):
+        with stream, outputs() as (rows, rejects), WriteBehind() as writes:
             for chunk in chunks:
                 if isinstance(chunk, csvread.LineReaderNeeded):
                     raise _Discard(chunk)
-                writes(rows.write, chunk.rows)
+                source = pa.repeat(pa.scalar(file.name, pa.string()), chunk.rows.num_rows)
+                writes(rows.write, pa.RecordBatch.from_arrays([source, *chunk.rows.columns], schema=SCHEMA))
                 rows_written += chunk.rows.num_rows
                 for bad in chunk.bad_records:
                     rejects.write(
                         Reject(
-                            line=bad.line, stage=STAGE, reasons=[bad.reason.value], message=bad.message, raw=bad.raw
+                            source=file.name,
+                            line=bad.line,
+                            stage=STAGE,
+                            reasons=[bad.reason.value],
+                            message=bad.message,
+                            raw=bad.raw,
                         ).to_json()
                     )
                     by_reason[bad.reason.value] += 1
-                progress.update(file.position)
-            if rows_written == 0 and rejects.count == 0:
+                    rejected += 1
+                progress.update(hashing.position)
+            if rows_written == 0 and rejected == 0:
                 raise StageError("the file has a header but no records")
     except _Discard as discarded:
         return discarded.why
-    return _Written(rows_written, rejects.count, by_reason, file.sha256.hexdigest(), progress.elapsed)
+    return FileRead(file, rows_written, rejected, by_reason, hashing.sha256.hexdigest())
+
+
+def ingest_file(file: RawFile, params: IngestParams, scratch: Scratch) -> FileRead:
+    """Reads one file of the directory into two scratch parts, its rows and its rejects."""
+
+    @contextmanager
+    def outputs() -> Iterator[tuple[_Sink, _Sink]]:
+        with (
+            scratch.batch_writer(f"rows-{file.index:06d}.arrow", SCHEMA) as rows,
+            scratch.line_writer(f"rejects-{file.index:06d}.jsonl") as rejects,
+        ):
+            yield rows, rejects
+
+    return read_file(file, params, outputs)
+
+
+def _read_on_workers(files: list[RawFile], params: Params, paths: IngestPaths, progress: Progress) -> list[FileRead]:
+    """Reads the files on the engine's workers, then appends each file's rows and rejects to the stage's outputs in
+    name order."""
+    read = []
+    with (
+        Scratch.made(params.engine.scratch, paths.output.parent, STAGE) as scratch,
+        Workers(params.engine) as workers,
+        ParquetSink(paths.output, SCHEMA) as rows,
+        JsonlSink(paths.rejects) as rejects,
+    ):
+        for file in workers.map(partial(ingest_file, params=params.ingest, scratch=scratch), files):
+            for batch in scratch.read_batches(f"rows-{file.file.index:06d}.arrow"):
+                rows.write(batch)
+            for record in scratch.read_lines(f"rejects-{file.file.index:06d}.jsonl"):
+                rejects.write(record)
+            read.append(file)
+            progress.update(rows.rows)
+    return read
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,11 @@
-"""Runs a pure batch function over several processes, keeping the input order and a bounded number of batches in
-flight, so memory stays flat whatever the input size.
+"""Runs a stage's per-part work on the engine `engine` params choose, keeping the input order and a bounded number of
+parts in flight, so memory stays flat whatever the input size; reads and writes nothing itself.
 
-Pickling record batches to and from the workers costs about as much as the work itself, so stages hand out `Part`s
-instead: a worker reads its row group of the input file and writes what it makes to a scratch file, and only the
-paths cross between processes. A scratch file holds one part (`Part.spill`, read back whole by `unspill`), or every
-part one process takes (`MessageSpill`, read back message by message by `read_messages`).
+Two engines, one interface (`Workers.map`), so no stage knows which one runs it: `local`, processes forked from the
+stage on this machine, and `dask`, the workers of a Dask cluster (`pipeline.cluster`). Either way, pickling record
+batches to and from the workers costs about as much as the work itself, so stages hand out `Part`s instead: a
+worker reads its row group of the input file and writes what it makes to a part in the run's scratch folder
+(`pipeline.scratch`), and only names, paths and small results travel.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -22,6 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.io import parquet_reader
+from pipeline.scratch import Scratch
+from schema.params import EngineParams
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -33,131 +37,115 @@ def worker_count(requested: int) -> int:
 
 
 class Workers:
-    """A pool of `count` processes, started on the first map that has more than one item to share, and reused by the
-    maps after it, so that a stage with several parallel passes starts its workers once."""
+    """The engine's workers, started on the first map that has work for them and reused by the maps after it, so that
+    a stage with several parallel passes starts them once.
 
-    def __init__(self, count: int) -> None:
-        self.count = count
-        self._pool: ProcessPoolExecutor | None = None
+    The local engine runs a map on the stage's own process when there is one worker or one item, as forking would
+    only add to the time; the dask engine sends every item to the cluster."""
+
+    def __init__(self, engine: EngineParams | None = None) -> None:
+        self.engine = engine or EngineParams()
+        self._stack = ExitStack()
+        self._executor: Executor | None = None
+        self._slots = worker_count(self.engine.workers)
 
     def __enter__(self) -> Workers:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._stack.close()
 
     def map(self, function: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
-        """`map(function, items)` in order, with at most two items per process in flight."""
+        """`map(function, items)` in order, with at most two items per worker in flight."""
         items = iter(items)
         first = next(items, None)
         if first is None:
             return
         second = next(items, None)
-        if self.count <= 1 or second is None:
+        if self.engine.kind == "local" and (self._slots <= 1 or second is None):
             yield function(first)
             if second is not None:
                 yield function(second)
                 yield from map(function, items)
             return
-        pool = self._started()
+        executor = self._started()
         pending: deque[Future[Out]] = deque()
-        for item in (first, second):
-            pending.append(pool.submit(function, item))
+        for item in (first, second) if second is not None else (first,):
+            pending.append(executor.submit(function, item))
         for item in items:
-            pending.append(pool.submit(function, item))
-            if len(pending) > 2 * self.count:
-                yield pending.popleft().result()
+            pending.append(executor.submit(function, item))
+            if len(pending) > 2 * self._slots:
+                yield self.result(pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield self.result(pending.popleft())
 
-    def _started(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # Forked, so that the workers start with this process's modules loaded and its settings (the allocator,
-            # pandas kept out) in place, instead of each importing everything again. The workers are forked when the
-            # first item is submitted, before the pool's own threads start; Arrow and the allocators renew their
-            # thread pools in a forked child.
-            self._pool = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("fork"))
-        return self._pool
+    def submit(self, function: Callable[[In], Out], item: In) -> Future[Out]:
+        """`function(item)` started beside the maps that follow, for `result`; on the stage's own process when the
+        local engine has one worker."""
+        if self.engine.kind == "local" and self._slots <= 1:
+            done: Future[Out] = Future()
+            done.set_result(function(item))
+            return done
+        return self._started().submit(function, item)
 
+    def result(self, future: Future[Out]) -> Out:
+        """What a task returned, once it has ended; a failure of the cluster's own is told as a StageError."""
+        if self.engine.kind == "local":
+            return future.result()
+        from pipeline import cluster
 
-def ordered_map(function: Callable[[In], Out], items: Iterable[In], workers: int) -> Iterator[Out]:
-    """`map(function, items)`, computed on `workers` processes when there is more than one item to share."""
-    with Workers(workers) as pool:
-        yield from pool.map(function, items)
+        try:
+            return future.result()
+        except Exception as exc:
+            failure = cluster.failure(exc)
+            if failure is None:
+                raise
+            raise failure from None
+
+    def _started(self) -> Executor:
+        if self._executor is None:
+            if self.engine.kind == "dask":
+                from pipeline import cluster
+
+                connected = self._stack.enter_context(cluster.connected(self.engine, self._slots))
+                self._executor, self._slots = connected.executor, connected.slots
+            else:
+                # Forked, so that the workers start with this process's modules loaded and its settings (the
+                # allocator, pandas kept out) in place, instead of each importing everything again. The workers are
+                # forked when the first item is submitted, before the pool's own threads start; Arrow and the
+                # allocators renew their thread pools in a forked child.
+                pool = ProcessPoolExecutor(self._slots, mp_context=multiprocessing.get_context("fork"))
+                self._stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+                self._executor = pool
+        return self._executor
 
 
 @dataclass(frozen=True)
 class Part:
-    """One row group of a parquet file, and the scratch directory where the worker that takes it writes."""
+    """One row group of a parquet file (an absolute path, so that any worker finds it), and the scratch folder where
+    the worker that takes it writes."""
 
     source: Path
     index: int
     first_row: int
-    scratch: Path
+    scratch: Scratch
 
     def batches(self, batch_rows: int, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         yield from parquet_reader(self.source).iter_batches(
             batch_size=batch_rows, row_groups=[self.index], columns=columns
         )
 
-    def spill(self, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Path:
-        """Writes batches to this part's scratch file in Arrow's IPC format, which `unspill` maps back without
-        decoding."""
-        path = self.scratch / f"{self.index:06d}.arrow"
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-            for batch in batches:
-                writer.write_batch(batch)
-        return path
+    def name(self, kind: str) -> str:
+        """The name of this part's `kind` of scratch part."""
+        return f"{kind}-{self.index:06d}.arrow"
 
 
-def parts(source: Path, scratch: Path) -> list[Part]:
+def parts(source: Path, scratch: Scratch) -> list[Part]:
     """The row groups of `source`, in file order."""
     metadata = pq.ParquetFile(source).metadata
     first = 0
     found = []
     for index in range(metadata.num_row_groups):
-        found.append(Part(source, index, first, scratch))
+        found.append(Part(source.resolve(), index, first, scratch))
         first += metadata.row_group(index).num_rows
     return found
-
-
-def unspill(path: Path) -> Iterator[pa.RecordBatch]:
-    """The batches of a scratch file, memory-mapped, then the file is removed."""
-    with pa.memory_map(str(path)) as source:
-        reader = pa.ipc.open_file(source)
-        for index in range(reader.num_record_batches):
-            yield reader.get_batch(index)
-    path.unlink()
-
-
-class MessageSpill:
-    """The scratch file of this process in `scratch`, opened for appending record batches as bare IPC messages (no
-    schema, no footer), so that all the parts one process takes share one file; `append` says where each batch went,
-    for `read_messages`."""
-
-    def __init__(self, scratch: Path, suffix: str) -> None:
-        self.path = scratch / f"{os.getpid()}.{suffix}"
-
-    def __enter__(self) -> MessageSpill:
-        self._file = self.path.open("ab")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._file.close()
-
-    def append(self, batch: pa.RecordBatch) -> tuple[int, int]:
-        """Writes `batch` at the end of the file; returns its message's (offset, size)."""
-        message = batch.serialize()
-        where = (self._file.tell(), message.size)
-        self._file.write(message)
-        return where
-
-
-def read_messages(path: Path, messages: list[tuple[int, int]], schema: pa.Schema) -> list[pa.RecordBatch]:
-    """The batches a `MessageSpill` appended to `path` at `messages` (offset, size), in that order; the file is not
-    opened when there are none."""
-    if not messages:
-        return []
-    with pa.OSFile(str(path)) as file:
-        return [pa.ipc.read_record_batch(file.read_at(size, offset), schema) for offset, size in messages]

@@ -8,6 +8,7 @@ import argparse
 import atexit
 import contextlib
 import dataclasses
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -85,6 +86,10 @@ def stage_main(
     """The whole `main()` of a stage that reads and writes only the paths it is given."""
     if not pandas:
         without_pandas()
+    if run.__module__ == "__main__":
+        # Run as a program, the stage's module is `__main__`, which a Dask worker cannot import: the functions it hands
+        # to the workers must come from the module under its own name, so that they are sent by name, not by value.
+        run = getattr(importlib.import_module(f"pipeline.{stage}"), run.__name__)
     given = paths_from(paths, paths_parser(stage, paths, description).parse_args(argv))
     return outcome(stage, lambda params: run(params, given))
 

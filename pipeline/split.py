@@ -20,8 +20,8 @@ order; each row not released is one line of the report (`schema.reject.Reject`).
 released rows per split, the merged duplicates and the cross-split links (these three add up to the rows in), the
 groups, the released rows the previous release pinned, and how far each split is from its ratio.
 
-`pipeline.engine` keeps this fast and bounded in memory: two passes over id-range buckets on `split.workers`
-processes, with a few integers per row held in between.
+`pipeline.engine` keeps this fast and bounded in memory: two passes over id-range buckets on the engine's workers
+(`engine` params), with a few integers per row held in between.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ if __name__ == "__main__":
     process.prologue("mimalloc")
 
 import hashlib
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,11 +52,12 @@ from pipeline.engine.buckets import Buckets, ReleaseRule, Resolved, bucket_bits,
 from pipeline.engine.components import Groups, KeyGraph
 from pipeline.engine.key_pass import INPUT_COLUMNS, key_input, prefix64
 from pipeline.io import JsonlSink, Progress, StageError, staged_directory, write_json
-from pipeline.parallel import Workers, worker_count
+from pipeline.parallel import Workers
+from pipeline.scratch import Scratch
 from schema.manifest import SCHEMA as MANIFEST_SCHEMA
 from schema.manifest import ManifestError, read_manifest
 from schema.pair import SCHEMA as PAIR_SCHEMA
-from schema.params import SPLITS, Params, SplitParams
+from schema.params import SPLITS, EngineParams, Params, SplitParams
 from schema.reject import Reject
 
 STAGE = "split"
@@ -96,19 +96,22 @@ class SplitCode(IntEnum):
     CONTESTED = -2
 
 
-def split_file(source: Path, output: Path, rejects_path: Path, params: SplitParams) -> dict[str, object]:
-    """Runs the stage from `source` to `output` and `rejects_path`; returns the metrics."""
+def split_file(
+    source: Path, output: Path, rejects_path: Path, params: SplitParams, engine: EngineParams | None = None
+) -> dict[str, object]:
+    """Runs the stage from `source` to `output` and `rejects_path` on `engine` (the local one by default); returns
+    the metrics."""
     rows_in = _check_input(source)
     pins = _previous_release_pins(params)
     progress = Progress(STAGE, total=2 * rows_in)
     bits = bucket_bits(source)
     with (
         staged_directory(output) as staging,
-        tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{STAGE}-") as scratch,
-        Workers(worker_count(params.workers)) as workers,
+        Scratch.made(engine.scratch if engine else None, output.parent, STAGE) as scratch,
+        Workers(engine) as workers,
     ):
         # First pass: every row keyed and spilled by bucket; only its hashes stay in memory.
-        keyed = key_input(source, Path(scratch), bits, workers, progress)
+        keyed = key_input(source, scratch, bits, workers, progress)
         # Between the passes: each row's group, split and bucket. Each column of hashes is taken out of
         # `keyed.hashes` by its last user, so that it is freed once used.
         assignment = assign(KeyGraph.of(keyed.hashes, pins.lookup), keyed.hashes["id"], params)
@@ -116,7 +119,7 @@ def split_file(source: Path, output: Path, rejects_path: Path, params: SplitPara
         # Second pass: each bucket sorted by id, its released rows written as one part, the others reported.
         counts = Counts()
         with JsonlSink(rejects_path) as rejects:
-            tasks = bucket_tasks(buckets, keyed.spilled, staging, assignment.codes, assignment.pinned)
+            tasks = bucket_tasks(buckets, keyed.spilled, scratch, staging, assignment.codes, assignment.pinned)
             for resolved in workers.map(partial(resolve_part, rule=RELEASE), tasks):
                 for record in resolved.reports:
                     rejects.write(record)
@@ -295,8 +298,9 @@ def report(row: dict[str, Any], code: int, first: dict[str, Any]) -> dict[str, A
         reason, merged_into = "duplicate", row["id"]
         same = first["english"] == row["english"] and first["french"] == row["french"]
         how = "exact duplicate" if same else "duplicate after normalisation (case, spacing, punctuation variants)"
-        message = f"{how} of line {first['line']}, which is kept"
+        message = f"{how} of line {first['line']} of {first['source']}, which is kept"
     return Reject(
+        source=row["source"],
         line=row["line"],
         stage=STAGE,
         reasons=[reason],
@@ -308,24 +312,27 @@ def report(row: dict[str, Any], code: int, first: dict[str, Any]) -> dict[str, A
     ).to_json()
 
 
-RELEASE = ReleaseRule(SCHEMA, kept_first_by=("english", "french", "line"), released=released, report=report)
+RELEASE = ReleaseRule(SCHEMA, kept_first_by=("english", "french", "source", "line"), released=released, report=report)
 
 
 @dataclass
 class Counts:
     """What the second pass adds up, bucket by bucket: the rows resolved, the released rows per split code and how
-    many of them were pinned, and the reports by reason."""
+    many of them were pinned, and the reports by reason, in total and per raw file."""
 
     rows: int = 0
     released: np.ndarray = field(default_factory=lambda: np.zeros(len(SPLITS), dtype=np.int64))
     pinned: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    by_source: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
     def add(self, resolved: Resolved) -> None:
         self.rows += resolved.rows
         self.released += resolved.released
         self.pinned += resolved.pinned
-        self.reasons.update(reason for record in resolved.reports for reason in record["reasons"])
+        for record in resolved.reports:
+            self.reasons.update(record["reasons"])
+            self.by_source[record["source"]].update(record["reasons"])
 
 
 def _metrics(rows_in: int, counts: Counts, groups: int, params: SplitParams) -> dict[str, object]:
@@ -335,6 +342,9 @@ def _metrics(rows_in: int, counts: Counts, groups: int, params: SplitParams) -> 
         "rows_in": rows_in,
         "duplicates_merged": counts.reasons["duplicate"],
         "cross_split_links": counts.reasons["cross_split_link"],
+        "not_released_by_source": {
+            source: dict(sorted(reasons.items())) for source, reasons in sorted(counts.by_source.items())
+        },
         "rows_by_split": by_split,
         "groups": groups,
         "pinned": counts.pinned,
@@ -347,7 +357,7 @@ def _metrics(rows_in: int, counts: Counts, groups: int, params: SplitParams) -> 
 
 def run(params: Params, paths: SplitPaths) -> str:
     progress = Progress(STAGE)
-    metrics = split_file(paths.input, paths.output, paths.rejects, params.split)
+    metrics = split_file(paths.input, paths.output, paths.rejects, params.split, params.engine)
     write_json(paths.metrics, metrics)
     by_split = ", ".join(f"{count:,} {name}" for name, count in metrics["rows_by_split"].items())  # type: ignore[union-attr]
     return (

@@ -3,6 +3,8 @@
 Both sides are normalised once (`schema.pair.normalize`), every rule of `pipeline.rules` runs over the batch, and
 each row is kept (with the codes of its `flag` rules) or rejected with the codes and messages of all its `reject`
 rules. Kept rows are then checked against the `Pair` model, so the output contract holds whatever the params say.
+Rules that learn from the corpus (`misaligned`) learn first, once, from a sample of the rows the other rules keep,
+so that every batch is judged alike.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ if __name__ == "__main__":
 
     process.prologue("jemalloc")
 
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import process
-from pipeline.io import JsonlSink, ParquetSink, Progress, StageError, read_json, write_json
-from pipeline.parallel import Part, ordered_map, parts, unspill, worker_count
-from pipeline.rules import RULES, Rule
+from pipeline.io import JsonlSink, ParquetSink, Progress, StageError, read_json, read_sample, write_json
+from pipeline.parallel import Part, Workers, parts
+from pipeline.rules import RULES, LearningRule, Rule
+from pipeline.scratch import Scratch
 from schema.pair import SCHEMA, normalize
 from schema.pair import contract_breaks as contract_breaks_of
 from schema.params import Params, ValidateParams
@@ -55,10 +57,27 @@ _EXAMPLES = 3
 _TOP_REASONS = 3
 # Digits of `reject_rate` in the metrics.
 _RATE_DIGITS = 6
+# Rows of the input read together when a sample is drawn: neighbouring rows stay together in the sample, as the
+# misalignments a learning rule must recognise are shifts between neighbours.
+_SAMPLE_BLOCK_ROWS = 256
 
 
-def _active(params: ValidateParams, action: str) -> list[Rule]:
-    return [rule for rule in RULES if getattr(params.rules, rule.reason) == action]
+def _active(rules: tuple[Rule, ...], params: ValidateParams, action: str) -> list[Rule]:
+    return [rule for rule in rules if getattr(params.rules, rule.reason) == action]
+
+
+def learned(sample: pa.Table, params: ValidateParams) -> tuple[Rule, ...]:
+    """The catalogue, each active learning rule having learned from the rows of `sample` the other rules keep."""
+    learners = [
+        rule for rule in RULES if isinstance(rule, LearningRule) and getattr(params.rules, rule.reason) != "off"
+    ]
+    if not learners:
+        return RULES
+    kept = [validate_batch(batch, params)[0] for batch in sample.to_batches()]
+    pairs = pa.Table.from_batches(kept, schema=SCHEMA)
+    english, french = pairs.column("english").combine_chunks(), pairs.column("french").combine_chunks()
+    taught = {rule.reason: rule.learn(english, french, params) for rule in learners}
+    return tuple(taught.get(rule.reason, rule) for rule in RULES)
 
 
 def _filled(rows: int, value: int | bool, type_: pa.DataType) -> pa.Array:
@@ -100,10 +119,13 @@ def checks(rules: list[Rule], english: pa.Array, french: pa.Array, params: Valid
     return [found[rule.reason] if rule.reason in found else rule.check(english, french, params) for rule in rules]
 
 
-def validate_batch(batch: pa.RecordBatch, params: ValidateParams) -> tuple[pa.RecordBatch, list[dict[str, Any]]]:
-    """Splits one ingested batch into validated rows (`schema.pair.SCHEMA`) and reject records."""
+def validate_batch(
+    batch: pa.RecordBatch, params: ValidateParams, rules: tuple[Rule, ...] = RULES
+) -> tuple[pa.RecordBatch, list[dict[str, Any]]]:
+    """Splits one ingested batch into validated rows (`schema.pair.SCHEMA`) and reject records. A learning rule
+    that has not learned (as in `RULES`) fires on no row."""
     english, french = normalize(batch.column("english")), normalize(batch.column("french"))
-    rejecting, flagging = _active(params, "reject"), _active(params, "flag")
+    rejecting, flagging = _active(rules, params, "reject"), _active(rules, params, "flag")
     results = checks(rejecting + flagging, english, french, params)
     rejected_by, flagged_by = results[: len(rejecting)], results[len(rejecting) :]
     rejected = _filled(batch.num_rows, False, pa.bool_())
@@ -113,7 +135,8 @@ def validate_batch(batch: pa.RecordBatch, params: ValidateParams) -> tuple[pa.Re
     kept = pc.invert(rejected)
     flags = _per_row(flagged_by, batch.num_rows)
     candidates = pa.record_batch(
-        [batch.column("line"), english, french, flags], names=["line", "english", "french", "flags"]
+        [batch.column("source"), batch.column("line"), english, french, flags],
+        names=["source", "line", "english", "french", "flags"],
     ).filter(kept)
     contract_breaks = contract_breaks_of(candidates)
 
@@ -123,7 +146,7 @@ def validate_batch(batch: pa.RecordBatch, params: ValidateParams) -> tuple[pa.Re
         kept_index = pc.indices_nonzero(kept).to_pylist()
         for position, message in contract_breaks.items():
             rejects.append(_contract_reject(batch, kept_index[position], candidates.column("flags")[position], message))
-        rejects.sort(key=lambda reject: reject["line"])
+        rejects.sort(key=lambda reject: (reject["source"], reject["line"]))
         keep = pa.array([position not in contract_breaks for position in range(candidates.num_rows)])
         candidates = candidates.filter(keep)
     return pa.RecordBatch.from_arrays(candidates.columns, schema=SCHEMA), rejects
@@ -165,8 +188,9 @@ def _contract_reject(batch: pa.RecordBatch, index: int, flags: pa.Scalar, messag
 
 
 def _record(batch: pa.RecordBatch, index: int, reasons: list[str], message: str, flags: list[str]) -> dict[str, Any]:
-    """The report line of row `index` of an ingested batch: its line and both sides as ingest read them."""
+    """The report line of row `index` of an ingested batch: its file and line, and both sides as ingest read them."""
     return Reject(
+        source=batch.column("source")[index].as_py(),
         line=batch.column("line")[index].as_py(),
         stage=STAGE,
         reasons=reasons,
@@ -177,17 +201,17 @@ def _record(batch: pa.RecordBatch, index: int, reasons: list[str], message: str,
     ).to_json()
 
 
-def validate_part(part: Part, params: ValidateParams) -> tuple[Path, list[dict[str, Any]]]:
-    """Validates one row group of the input into its scratch file; returns the file and the rejects."""
+def validate_part(part: Part, params: ValidateParams, rules: tuple[Rule, ...]) -> tuple[str, list[dict[str, Any]]]:
+    """Validates one row group of the input into a scratch part; returns the part's name and the rejects."""
     rejects: list[dict[str, Any]] = []
 
     def kept() -> Iterator[pa.RecordBatch]:
         for batch in part.batches(params.batch_rows):
-            rows, batch_rejects = validate_batch(batch, params)
+            rows, batch_rejects = validate_batch(batch, params, rules)
             rejects.extend(batch_rejects)
             yield rows
 
-    return part.spill(kept(), SCHEMA), rejects
+    return part.scratch.write_batches(part.name(STAGE), kept(), SCHEMA), rejects
 
 
 def run(params: Params, paths: ValidatePaths) -> str:
@@ -196,21 +220,22 @@ def run(params: Params, paths: ValidatePaths) -> str:
         raise StageError(f"{paths.input}: no such file; run the ingest stage first (dvc repro ingest)")
     _check_rows_in(pq.ParquetFile(paths.input).metadata.num_rows, paths)
     progress = Progress(STAGE)
+    rules = learned(read_sample(paths.input, settings.misaligned_sample_rows, _SAMPLE_BLOCK_ROWS), settings)
     rejected_by_reason: Counter[str] = Counter()
+    rejected_by_source: Counter[str] = Counter()
     flagged_by_reason: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
     rows_in = 0
     paths.output.parent.mkdir(parents=True, exist_ok=True)
     with (
-        tempfile.TemporaryDirectory(dir=paths.output.parent, prefix=f".{STAGE}-") as scratch,
+        Scratch.made(params.engine.scratch, paths.output.parent, STAGE) as scratch,
+        Workers(params.engine) as workers,
         ParquetSink(paths.output, SCHEMA) as validated,
         JsonlSink(paths.rejects) as rejects,
     ):
-        tasks = parts(paths.input, Path(scratch))
-        for path, part_rejects in ordered_map(
-            partial(validate_part, params=settings), tasks, worker_count(settings.workers)
-        ):
-            for kept in unspill(path):
+        tasks = parts(paths.input, scratch)
+        for name, part_rejects in workers.map(partial(validate_part, params=settings, rules=rules), tasks):
+            for kept in scratch.read_batches(name):
                 validated.write(kept)
                 rows_in += kept.num_rows
                 for entry in pc.value_counts(pc.list_flatten(kept.column("flags"))).to_pylist():
@@ -218,6 +243,7 @@ def run(params: Params, paths: ValidatePaths) -> str:
             for reject in part_rejects:
                 rejects.write(reject)
                 rejected_by_reason.update(reject["reasons"])
+                rejected_by_source[reject["source"]] += 1
             examples.extend(part_rejects[: _EXAMPLES - len(examples)])
             rows_in += len(part_rejects)
             progress.update(rows_in)
@@ -230,7 +256,9 @@ def run(params: Params, paths: ValidatePaths) -> str:
             "rejected": rejects.count,
             "reject_rate": round(rate, _RATE_DIGITS),
             "rejected_by_reason": dict(sorted(rejected_by_reason.items())),
+            "rejected_by_source": dict(sorted(rejected_by_source.items())),
             "flagged_by_reason": dict(sorted(flagged_by_reason.items())),
+            **{rule.reason: rule.facts for rule in rules if isinstance(rule, LearningRule) and rule.facts},
         },
     )
     top = ", ".join(f"{count:,} {reason}" for reason, count in rejected_by_reason.most_common(_TOP_REASONS))
@@ -240,7 +268,7 @@ def run(params: Params, paths: ValidatePaths) -> str:
             f"({settings.max_reject_rate:.1%}); top reasons: {top}; the input is probably broken: see {paths.rejects}"
         )
     return _summary(
-        rows_in, validated.rows, rejects.count, rejected_by_reason, flagged_by_reason, examples, progress, paths
+        rows_in, validated.rows, rejects.count, rejected_by_reason, flagged_by_reason, examples, rules, progress, paths
     )
 
 
@@ -263,6 +291,7 @@ def _summary(
     rejected_by_reason: Counter[str],
     flagged_by_reason: Counter[str],
     examples: list[dict[str, Any]],
+    rules: tuple[Rule, ...],
     progress: Progress,
     paths: ValidatePaths,
 ) -> str:
@@ -275,6 +304,7 @@ def _summary(
         f"  rejected by reason: {counts(rejected_by_reason)}",
         f"  flagged by reason (rows kept): {counts(flagged_by_reason)}",
     ]
+    lines += [f"  {rule.reason}: {rule.summary()}" for rule in rules if isinstance(rule, LearningRule) and rule.facts]
     lines += [f"  e.g. line {example['line']}: {example['message']}" for example in examples]
     return "\n".join(lines)
 

@@ -83,10 +83,44 @@ class SplitFacts(Model):
 class Example(Model):
     id: str
     split: str
+    source: str
     line: int
     english: str
     french: str
     flags: list[str]
+
+
+class MisalignedFacts(Model):
+    """What validate's `misaligned` rule learned from the corpus, as its metrics state it: the threshold and what it
+    is estimated to do (see `pipeline/alignment/calibration.py`)."""
+
+    judged: bool = Field(description="False when the corpus had too few pairs to learn from.")
+    learned_from: int = Field(ge=0, description="Pairs of the input's sample that the model learned from.")
+    min_pairs: int = Field(ge=1)
+    min_words: int = Field(ge=1)
+    threshold: float | None = None
+    too_short_share: float | None = Field(None, description="Pairs with too few known words on a side to judge.")
+    estimated_false_rejects: float | None = None
+    estimated_caught_neighbour: float | None = None
+    estimated_caught_far: float | None = None
+    estimated_misaligned_share: float | None = None
+
+    def markdown(self) -> str:
+        if not self.judged:
+            return (
+                f"The `misaligned` rule judged no pair: {self.learned_from:,} pairs are too few to learn a translation "
+                f"model from (it needs {self.min_pairs:,})."
+            )
+        return (
+            f"Misaligned pairs (`misaligned`): a word-translation model (IBM Model 1, both directions) learned from "
+            f"{self.learned_from:,} pairs of the input scores every pair, each pair by a model that did not learn "
+            f"from it; pairs scoring below {self.threshold:.3f} are rejected. On this corpus that threshold is "
+            f"estimated to reject {self.estimated_false_rejects:.1%} of aligned pairs and to catch "
+            f"{self.estimated_caught_neighbour:.1%} of pairs shifted by one row and {self.estimated_caught_far:.1%} "
+            f"of pairs shifted far; an estimated {self.estimated_misaligned_share:.1%} of the input's pairs were "
+            f"misaligned. Pairs with fewer than {self.min_words} known words on a side "
+            f"({self.too_short_share:.1%} of them) are too short to judge and are never rejected by this rule."
+        )
 
 
 class QualityFacts(Model):
@@ -101,6 +135,7 @@ class QualityFacts(Model):
     duplicates_merged: int
     cross_split_links: int
     pinned: int
+    misaligned: MisalignedFacts | None = None
 
 
 class CardValues(Model):
@@ -124,6 +159,7 @@ class CardValues(Model):
     splits_table: str
     rejects_table: str
     flags_table: str
+    misaligned: str
     changes: str
     required_bump: str
     bibtex: str
@@ -263,6 +299,7 @@ class CardFacts(Model):
                 | {f"{reason} (validate)": count for reason, count in quality.validate_rejected_by_reason.items()}
             ),
             flags_table=self._reasons_table(quality.flagged_by_reason),
+            misaligned=f"\n{quality.misaligned.markdown()}\n" if quality.misaligned else "",
             changes=self.changes_markdown.strip(),
             required_bump=self.required_bump.upper(),
             bibtex=self.bibtex().strip(),
@@ -277,6 +314,7 @@ class CardFacts(Model):
         row = {
             "id": self.example.id,
             "translation": {"en": self.example.english, "fr": self.example.french},
+            "source": self.example.source,
             "line": self.example.line,
             "flags": self.example.flags,
         }

@@ -81,6 +81,9 @@ class Pair(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
+    source: Annotated[
+        str, Field(min_length=1, description="The raw CSV the record comes from, by its name under `ingest.source`.")
+    ]
     line: Annotated[int, Field(ge=1, description="1-based physical line of the raw CSV where the record starts.")]
     english: Annotated[str, Field(min_length=1, description="English side, normalised (NFC, spaces collapsed).")]
     french: Annotated[
@@ -151,6 +154,7 @@ def contract_breaks(batch: pa.RecordBatch) -> dict[int, str]:
 
 SCHEMA = pa.schema(
     [
+        pa.field("source", pa.string(), nullable=False),
         pa.field("line", pa.int64(), nullable=False),
         pa.field("english", pa.string(), nullable=False),
         pa.field("french", pa.string(), nullable=False),

@@ -1,7 +1,8 @@
 """The one typed, frozen configuration of the pipeline, loaded from `params.yaml`.
 
 One section per DVC stage (`ingest`, `validate`, `split`, `build`), plus `hub` and `release`, which the
-publish stage reads (their keys are relied on from outside the repo, so their names are fixed).
+publish stage reads (their keys are relied on from outside the repo, so their names are fixed), and `engine`, which
+says what runs the stages' per-part work and makes no difference to what they write.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class ValidateParams(Section):
         markup: RuleAction = "reject"
         wrong_language: RuleAction = "reject"
         length_ratio: RuleAction = "reject"
+        misaligned: RuleAction = "reject"
         identical_sides: RuleAction = "flag"
         markdown_emphasis: RuleAction = "flag"
 
@@ -86,9 +88,6 @@ class ValidateParams(Section):
         description="wrong_language: only this many leading characters are identified; more adds cost, not accuracy.",
     )
     batch_rows: Annotated[int, Field(gt=0)] = Field(16_384, description="Rows validated together, by one process.")
-    workers: Annotated[int, Field(ge=0)] = Field(
-        0, description="Processes sharing the batches of a large input; 0 means one per available core."
-    )
     ratio_min_chars: Annotated[int, Field(ge=0)] = Field(
         100, description="length_ratio: pairs whose longer side is shorter than this are exempt."
     )
@@ -97,6 +96,24 @@ class ValidateParams(Section):
     )
     ratio_max: Annotated[float, Field(gt=0)] = Field(
         4.0, description="length_ratio: highest len(french) / len(english)."
+    )
+
+    misaligned_max_false_rejects: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.015,
+        description="misaligned: the share of aligned pairs the threshold may reject, as estimated on the corpus; "
+        "the threshold is the highest score that keeps within it.",
+    )
+    misaligned_min_words: Annotated[int, Field(ge=1)] = Field(
+        3, description="misaligned: pairs with fewer known words on a side are too short to judge."
+    )
+    misaligned_max_chars: Annotated[int, Field(gt=0)] = Field(
+        200, description="misaligned: only this many leading characters of each side are read."
+    )
+    misaligned_sample_rows: Annotated[int, Field(gt=0)] = Field(
+        5_000, description="misaligned: most input rows the model and its threshold are learned from."
+    )
+    misaligned_min_pairs: Annotated[int, Field(gt=0)] = Field(
+        1_000, description="misaligned: with fewer pairs to learn from, no pair is judged."
     )
 
     @model_validator(mode="after")
@@ -119,9 +136,6 @@ class SplitParams(Section):
     salt: str = Field("nyu-dlsp20-en-fr", description="Changing it reshuffles every unpinned group: a MAJOR change.")
     previous_manifest: Path | None = Field(
         None, description="Manifest of the previous release; its ids keep their splits. Null for a first release."
-    )
-    workers: Annotated[int, Field(ge=0)] = Field(
-        0, description="Processes computing the keys of a large input; 0 means one per available core."
     )
 
     @field_validator("ratios")
@@ -163,6 +177,40 @@ class BuildParams(Section):
         if self.row_group_rows > self.shard_rows:
             raise ValueError(f"row_group_rows ({self.row_group_rows}) must not exceed shard_rows ({self.shard_rows})")
         return self
+
+
+class EngineParams(Section):
+    """What runs the stages' per-part work. Not part of the release's identity: every engine, with any number of
+    workers, makes the same bytes, so no stage declares this section in `dvc.yaml` and changing it reruns nothing."""
+
+    kind: Literal["local", "dask"] = Field(
+        "local",
+        description="'local': processes forked on this machine; 'dask': the workers of a Dask cluster (`distributed`).",
+    )
+    address: str = Field(
+        "local",
+        description="dask: the scheduler's address, such as tcp://10.0.0.5:8786, or 'local' to start a LocalCluster "
+        "of `workers` processes on this machine for the run.",
+    )
+    workers: Annotated[int, Field(ge=0)] = Field(
+        0,
+        description="Worker processes: on this machine (local, or a dask LocalCluster), 0 meaning one per available "
+        "core; for a scheduler elsewhere, how many workers must have joined before the work starts (0: one).",
+    )
+    scratch: str | None = Field(
+        None,
+        description="Where the workers write their work parts: a path or an fsspec URL (s3://bucket/tmp) that every "
+        "worker reaches; null: a temporary folder beside the stage's outputs.",
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _address_shape(cls, value: str) -> str:
+        if value != "local" and not re.fullmatch(r"(tcp|tls|ws|wss|inproc|ucx)://\S+", value):
+            raise ValueError(
+                f"address must be 'local' or a scheduler address such as tcp://10.0.0.5:8786; got {value!r}"
+            )
+        return value
 
 
 class HubParams(Section):
@@ -209,6 +257,7 @@ class Params(Section):
     validate_: ValidateParams = Field(default_factory=ValidateParams, alias="validate")
     split: SplitParams = Field(default_factory=SplitParams)
     build: BuildParams = Field(default_factory=BuildParams)
+    engine: EngineParams = Field(default_factory=EngineParams)
     hub: HubParams = Field(default_factory=HubParams)
     release: ReleaseParams
 

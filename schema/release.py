@@ -1,4 +1,4 @@
-"""The released row (`id`, `translation` {en, fr}, `line`, `flags`), described once; reads and writes nothing.
+"""The released row (`id`, `translation` {en, fr}, `source`, `line`, `flags`), described once; reads and writes nothing.
 
 `FEATURES` is the description. Derived from it: the shards' Arrow schema with the `datasets` metadata (`SCHEMA`),
 the card's `dataset_info.features` (`YAML_FEATURES`), and the `datasets.Features` that build and publish check a
@@ -22,6 +22,7 @@ LANGUAGES = ("en", "fr")
 FEATURES: dict[str, Any] = {
     "id": {"dtype": "string", "_type": "Value"},
     "translation": {"languages": list(LANGUAGES), "_type": "Translation"},
+    "source": {"dtype": "string", "_type": "Value"},
     "line": {"dtype": "int64", "_type": "Value"},
     "flags": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "List"},
 }

@@ -7,6 +7,7 @@ import shutil
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,3 +81,23 @@ def hub() -> HubSession:
 def repo_id(hub: HubSession) -> str:
     """A repo id no other test uses, in the write token's namespace."""
     return f"{hub.user}/test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """The address of a Dask LocalCluster of 2 worker processes (one thread each) on the loopback interface, shared
+    by the tests that run stages on the dask engine."""
+    import logging
+
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+        worker_dashboard_address="127.0.0.1:0",
+        silence_logs=logging.ERROR,
+    ) as cluster:
+        yield cluster.scheduler_address

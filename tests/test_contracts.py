@@ -59,6 +59,12 @@ def test_stage_declares_its_whole_params_section(stage):
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
+def test_no_stage_declares_the_engine_which_is_not_part_of_the_release(stage):
+    """Every engine makes the same bytes (tests/test_engines.py), so changing only the engine reruns nothing."""
+    assert not [entry for entry in STAGES[stage]["params"] if str(entry).split(".")[0] == "engine"]
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
 def test_stage_metrics_file_is_named_after_the_stage(stage):
     metrics = [next(iter(entry)) if isinstance(entry, dict) else entry for entry in STAGES[stage]["metrics"]]
     assert f"metrics/{stage}.json" in metrics
@@ -109,9 +115,17 @@ def test_each_stage_consumes_what_the_previous_one_writes():
         ),
         (
             "ingest: {source: a.csv}\nrelease: {version: 1.0.0, date: '2026-01-01'}\nbuidl: {}",
-            "buidl: unknown key; valid keys here: ingest, validate, split, build, hub, release",
+            "buidl: unknown key; valid keys here: ingest, validate, split, build, engine, hub, release",
         ),
         ("release: {version: 1.0.0, date: '2026-01-01'}", "ingest: required key is missing"),
+        (
+            "ingest: {source: a.csv}\nrelease: {version: 1.0.0, date: '2026-01-01'}\nengine: {kind: spark}",
+            "engine.kind: Input should be 'local' or 'dask'",
+        ),
+        (
+            "ingest: {source: a.csv}\nrelease: {version: 1.0.0, date: '2026-01-01'}\nengine: {address: 10.0.0.5}",
+            "address must be 'local' or a scheduler address such as tcp://10.0.0.5:8786",
+        ),
     ],
 )
 def test_bad_params_fail_with_the_key_and_valid_choices(tmp_path, text, message):

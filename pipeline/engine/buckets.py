@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.io import ParquetSink
-from pipeline.parallel import MessageSpill, read_messages
+from pipeline.scratch import MessageWriter, Scratch
 from schema.manifest import SCHEMA as MANIFEST_SCHEMA
 from schema.pair import SCHEMA as PAIR_SCHEMA
 from schema.params import SPLITS
@@ -43,7 +43,7 @@ BUCKET_BYTES = 64 << 20
 # to the text of each row.
 KEYED_GROWTH = 1.3
 
-# Where a bucket's rows are: per scratch file, the (offset, size) of each of its messages there.
+# Where a bucket's rows are in one scratch part: the (offset, size) of each of its messages there.
 Messages = list[tuple[int, int]]
 
 
@@ -63,7 +63,7 @@ def bucket_of(ids: np.ndarray, bits: int) -> np.ndarray:
 
 
 def spill_by_bucket(
-    keyed: pa.RecordBatch, ids: np.ndarray, bits: int, spill: MessageSpill, messages: list[Messages]
+    keyed: pa.RecordBatch, ids: np.ndarray, bits: int, spill: MessageWriter, messages: list[Messages]
 ) -> None:
     """Appends `keyed` (whose 64-bit id hashes are `ids`) to `spill`, one message per bucket its rows fall in, and
     adds where each message went to `messages[bucket]`."""
@@ -94,12 +94,14 @@ class Buckets:
 
 @dataclass(frozen=True)
 class Bucket:
-    """What the second pass needs to resolve one bucket on any process: where its keyed rows are, and the split
-    code and pinning of each of its input rows (`rows`, ascending)."""
+    """What the second pass needs to resolve one bucket on any worker: where its keyed rows are (the messages of each
+    scratch part that has some), where its part of the output goes, and the split code and pinning of each of its
+    input rows (`rows`, ascending)."""
 
     index: int
     output: Path
-    pieces: list[tuple[Path, Messages]]
+    scratch: Scratch
+    pieces: list[tuple[str, Messages]]
     rows: np.ndarray
     codes: np.ndarray
     pinned: np.ndarray
@@ -107,20 +109,26 @@ class Bucket:
     def read(self) -> pa.Table:
         """The keyed rows of the bucket, in input order."""
         return pa.Table.from_batches(
-            [batch for path, messages in self.pieces for batch in read_messages(path, messages, KEYED)], KEYED
+            [batch for name, messages in self.pieces for batch in self.scratch.read_messages(name, messages, KEYED)],
+            KEYED,
         )
 
 
 def bucket_tasks(
-    buckets: Buckets, spilled: list[tuple[Path, list[Messages]]], output: Path, codes: np.ndarray, pinned: np.ndarray
+    buckets: Buckets,
+    spilled: list[tuple[str, list[Messages]]],
+    scratch: Scratch,
+    output: Path,
+    codes: np.ndarray,
+    pinned: np.ndarray,
 ) -> Iterator[Bucket]:
-    """One `Bucket` per bucket, in index order, made as they are asked for: `spilled` has, per scratch file, the
+    """One `Bucket` per bucket, in index order, made as they are asked for: `spilled` has, per part in `scratch`, the
     messages of each bucket; `codes` and `pinned` are the split code and pinning of each input row."""
+    output = output.resolve()
     for index in range(buckets.count):
         rows = buckets.rows(index)
-        yield Bucket(
-            index, output, [(path, messages[index]) for path, messages in spilled], rows, codes[rows], pinned[rows]
-        )
+        pieces = [(name, messages[index]) for name, messages in spilled if messages[index]]
+        yield Bucket(index, output, scratch, pieces, rows, codes[rows], pinned[rows])
 
 
 @dataclass(frozen=True)
@@ -187,7 +195,7 @@ def resolve_bucket(
     )
     first_at = np.maximum.accumulate(np.where(is_first, np.arange(len(ids)), 0))[~is_released]
     withheld = keyed.take(order[~is_released]).to_pylist()
-    firsts = keyed.take(order[first_at]).select(["line", "english", "french"]).to_pylist()
+    firsts = keyed.take(order[first_at]).select(["source", "line", "english", "french"]).to_pylist()
     reports = [
         rule.report(row, code, first)
         for row, code, first in zip(withheld, codes[~is_released].tolist(), firsts, strict=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,3 +42,21 @@ class Rule:
 def lengths(texts: pa.Array) -> pa.Array:
     """Length in code points, 0 for null."""
     return pc.fill_null(pc.utf8_length(texts), 0)
+
+
+class LearningRule(Rule):
+    """A rule whose judgement is learned from the corpus being validated.
+
+    `learn` sees the pairs of a sample of the input that every other rule keeps, and returns the rule ready to
+    `check`; validate learns once, before the batches are checked, so that every batch is judged alike. What it
+    learned, in `facts`, goes to the metrics and the card.
+    """
+
+    facts: dict[str, Any]
+
+    def learn(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> LearningRule:
+        raise NotImplementedError
+
+    def summary(self) -> str:
+        """What it learned, in a line of the stage's summary."""
+        raise NotImplementedError

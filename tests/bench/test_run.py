@@ -47,6 +47,22 @@ def test_bench_runs_at_2000_rows(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_bench_runs_the_stages_on_the_dask_engine(tmp_path):
+    reconstruction()
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--rows", "500", "--engine", "dask"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "engine: dask (a LocalCluster of 2 worker processes per stage)" in lines
+    assert {"ingest", "validate", "split", "build", "pipeline"} <= {line.split()[0] for line in lines if line.strip()}
+    assert SUMMARY.fullmatch(lines[-1]), lines[-1]
+
+
 def test_medians_take_each_step_over_the_rounds():
     sys.path.insert(0, str(REPO / "bench"))
     try:

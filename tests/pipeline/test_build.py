@@ -17,8 +17,10 @@ import pytest
 
 from pipeline import build
 from pipeline.io import StageError
+from pipeline.parallel import Workers
 from pipeline.split import SCHEMA as SPLIT_SCHEMA
 from schema.manifest import content_digests, key_digest, matching_key, row_id
+from schema.params import EngineParams
 from schema.release import SCHEMA as SHARD_SCHEMA
 from schema.release import datasets_features
 from tests.helpers import make_params, stage_paths
@@ -185,7 +187,8 @@ def test_it_loads_back_with_datasets(built, tmp_path):
 def test_verification_catches_a_shard_that_differs(tmp_path):
     stage_inputs(tmp_path)
     params = make_params(build=BUILD)
-    written = build.write_release(tmp_path / "data" / "split", tmp_path / "hub", params.build, "1.0.0")
+    with Workers() as workers:
+        written = build.write_release(tmp_path / "data" / "split", tmp_path / "hub", params.build, "1.0.0", workers)
     shard = tmp_path / "hub" / "data" / "test-00000-of-00001.parquet"
     table = pq.read_table(shard)
     translation = table["translation"].to_pylist()
@@ -193,6 +196,30 @@ def test_verification_catches_a_shard_that_differs(tmp_path):
     pq.write_table(table.set_column(1, "translation", pa.array(translation, table.schema.field(1).type)), shard)
     with pytest.raises(StageError, match="test: content differs"):
         build.verify(tmp_path / "hub", written.summaries)
+
+
+def test_the_release_is_the_same_whichever_way_the_split_table_is_cut_and_however_many_workers_write_it(tmp_path):
+    releases = []
+    for files, workers in ((1, 1), (3, 2)):
+        folder = tmp_path / f"{files}-{workers}"
+        stage_inputs(folder)
+        table_folder = folder / "data" / "split"
+        table = pq.read_table(table_folder / "part-00000.parquet")
+        (table_folder / "part-00000.parquet").unlink()
+        cut = -(-table.num_rows // files)
+        for index in range(files):
+            pq.write_table(table.slice(index * cut, cut), table_folder / f"part-{index:05d}.parquet")
+        params = make_params(build=BUILD)
+        with Workers(EngineParams(workers=workers)) as pool:
+            written = build.write_release(table_folder, folder / "hub", params.build, "1.0.0", pool)
+        releases.append(
+            (
+                {path.relative_to(folder / "hub"): path.read_bytes() for path in (folder / "hub").rglob("*.parquet")},
+                {name: (summary.facts(), summary.digest) for name, summary in written.summaries.items()},
+            )
+        )
+    assert len(releases[0][0]) == 6
+    assert releases[0] == releases[1]
 
 
 def test_citation_cff_is_valid(built):

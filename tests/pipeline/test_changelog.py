@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from pipeline import changelog
 from pipeline.changelog import diff, render_markdown
+from schema.manifest import SCHEMA as MANIFEST_SCHEMA
 from schema.manifest import build_manifest, content_digests, key_digest, matching_key, row_id
 
 RELEASED = [
@@ -95,3 +98,49 @@ def test_the_command_line_prints_the_diff_of_two_files(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Compared with v1.0.0" in out and "- added: 1 (test 1)" in out and "MINOR" in out
     assert changelog.main([str(old), str(tmp_path / "missing.parquet")]) == 1
+
+
+def digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+def listed_manifest(*rows: tuple[str, str, str, str, str]) -> pa.Table:
+    """Rows of (id, split, English key, French key, content)."""
+    ids, splits, english, french, content = zip(*rows, strict=True)
+    columns = [list(ids), list(splits), *([digest(text) for text in side] for side in (english, french, content))]
+    return pa.table(columns, schema=MANIFEST_SCHEMA)
+
+
+PREVIOUS = listed_manifest(
+    ("a", "train", "A1", "B1", "a"),
+    ("b", "train", "A2", "B2", "b"),
+    ("c", "validation", "A3", "B3", "c"),
+    ("d", "test", "A4", "B4", "d"),
+    ("e", "train", "A5", "B5", "e"),
+    ("f", "train", "A6", "B6", "f"),
+    ("h", "train", "A7", "B7", "h"),
+)
+CURRENT = listed_manifest(
+    ("a", "train", "A1", "B1", "a"),
+    ("b", "test", "A2", "B2", "b"),  # moved
+    ("c", "validation", "A3", "B3", "c edited"),  # edited, same keys
+    ("d2", "test", "A4", "B4 fixed", "d fixed"),  # the French side fixed: a new id continuing d
+    ("g", "train", "A5", "B6", "e and f"),  # continues both e and f
+    ("n", "validation", "A9", "B9", "n"),  # added
+)
+
+
+def test_each_row_is_listed_with_the_row_it_continues():
+    rows = {kind: table.to_pylist() for kind, table in changelog.changed_rows(PREVIOUS, CURRENT).items()}
+    assert rows["added"] == [{"id": "n", "split": "validation", "old_id": None, "old_split": None}]
+    assert rows["removed"] == [{"id": None, "split": None, "old_id": "h", "old_split": "train"}]
+    assert rows["moved"] == [{"id": "b", "split": "test", "old_id": "b", "old_split": "train"}]
+    assert rows["changed"] == [
+        {"id": "c", "split": "validation", "old_id": "c", "old_split": "validation"},
+        {"id": "d2", "split": "test", "old_id": "d", "old_split": "test"},
+        {"id": "g", "split": "train", "old_id": "e", "old_split": "train"},
+    ]
+
+
+def test_a_release_compared_with_itself_lists_nothing():
+    assert all(table.num_rows == 0 for table in changelog.changed_rows(CURRENT, CURRENT).values())

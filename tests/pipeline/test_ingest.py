@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import re
+from functools import partial
 
 import pyarrow.parquet as pq
 import pytest
@@ -89,7 +92,7 @@ def test_reads_dialects(tmp_path, monkeypatch, content, expected):
 def test_reads_other_delimiter_quote_and_encoding(tmp_path, monkeypatch):
     content = "English,French\n'Déjà, vu',Déjà vu\n".encode("latin-1")
     rows, _, _, _ = run_on(tmp_path, monkeypatch, content, delimiter=",", quotechar="'", encoding="latin-1")
-    assert rows == [{"line": 2, "english": "Déjà, vu", "french": "Déjà vu"}]
+    assert rows == [{"source": "raw.csv", "line": 2, "english": "Déjà, vu", "french": "Déjà vu"}]
 
 
 @pytest.mark.parametrize(
@@ -152,7 +155,7 @@ def test_unterminated_quote_in_a_long_file_only_costs_its_line(tmp_path, monkeyp
     rows, rejects, metrics, _ = run_on(tmp_path, monkeypatch, content, max_record_lines=50)
     assert [reject["line"] for reject in rejects] == [2]
     assert len(rows) == 500
-    assert rows[0] == {"line": 3, "english": "Sentence 0", "french": "Phrase 0"}
+    assert rows[0] == {"source": "raw.csv", "line": 3, "english": "Sentence 0", "french": "Phrase 0"}
     assert metrics["records"] == 501
 
 
@@ -180,10 +183,15 @@ def test_golden_seed_sample(tmp_path, monkeypatch):
     rows, rejects, metrics, _ = run_on(tmp_path, monkeypatch, SEED.read_bytes())
     assert len(rows) == 100 and rejects == []
     assert [row["line"] for row in rows] == list(range(2, 102))
-    assert rows[0] == {"line": 2, "english": "Week 1", "french": "Semaine 1"}
+    assert rows[0] == {"source": "raw.csv", "line": 2, "english": "Week 1", "french": "Semaine 1"}
     empty_french = [row for row in rows if row["french"] is None]
     assert empty_french == [
-        {"line": 82, "english": "Problem Motivation, Linear Algebra, and Visualization", "french": None}
+        {
+            "source": "raw.csv",
+            "line": 82,
+            "english": "Problem Motivation, Linear Algebra, and Visualization",
+            "french": None,
+        }
     ]
     assert any("’" in row["french"] for row in rows if row["french"]), "typographic apostrophes are kept as is"
     assert metrics == {
@@ -193,6 +201,15 @@ def test_golden_seed_sample(tmp_path, monkeypatch):
         "rejected_by_reason": {},
         "source": "raw.csv",
         "source_sha256": "839864d5560260f1fce38ec80f860dffda0f2406e744874fbba2eeda82427036",
+        "files": {
+            "raw.csv": {
+                "records": 100,
+                "rows": 100,
+                "rejected": 0,
+                "rejected_by_reason": {},
+                "sha256": "839864d5560260f1fce38ec80f860dffda0f2406e744874fbba2eeda82427036",
+            }
+        },
     }
 
 
@@ -229,7 +246,7 @@ def test_a_clean_file_of_several_blocks_takes_the_fast_reader(tmp_path, monkeypa
     rows, rejects, metrics, summary = run_on(tmp_path, monkeypatch, content)
     assert "(fast reader)" in summary
     assert metrics["rows"] == 100_000 and metrics["rejected_by_reason"] == {"wrong_field_count": 1}
-    assert rows[1] == {"line": 4, "english": "Sentence 1", "french": "Phrase 1"}
+    assert rows[1] == {"source": "raw.csv", "line": 4, "english": "Sentence 1", "french": "Phrase 1"}
     assert rejects[0]["line"] == 100_000 + 100_000 // 5 + 2
 
 
@@ -252,6 +269,89 @@ def test_a_fast_read_that_stops_keeps_no_output(tmp_path, monkeypatch):
     (tmp_path / "raw.csv").write_bytes(clean_file(100_000) + b'"never closed;x\r\n')
     paths = stage_paths("ingest", tmp_path)
     params = make_params().ingest
-    assert ingest._write(params.source, params, paths, fast=True) == csvread.LineReaderNeeded.OPEN_QUOTE_AT_END
+    (file,) = ingest.raw_files(params.source)
+    outputs = partial(ingest._stage_outputs, paths)
+    assert ingest._write(file, params, outputs, fast=True) == csvread.LineReaderNeeded.OPEN_QUOTE_AT_END
     assert not paths.output.exists() and not paths.rejects.exists()
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+# A directory of raw files: each is read on its own (one damaged, one read by the line reader), in name order.
+FILES = {
+    "b-week2.csv": b"English;French\nWeek 2;Semaine 2\nBroken;record;here\nLoss;Perte\n",
+    "a-week1.csv": b'English;French\r\nWeek 1;Semaine 1\r\n\r\n"never closed;x\r\nGradient;Gradient\r\n',
+    "c-week3.csv": b"English;French\nCourse plan;Plan du cours\n",
+    "notes.txt": b"not a raw file",
+}
+
+
+def run_on_directory(tmp_path, monkeypatch, engine=None):
+    (tmp_path / "raw").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    for name, content in FILES.items():
+        (tmp_path / "raw" / name).write_bytes(content)
+    paths = stage_paths("ingest", tmp_path)
+    summary = ingest.run(make_params("raw", engine=engine or {}), paths)
+    rows = pq.read_table(paths.output).to_pylist()
+    rejects = [json.loads(line) for line in paths.rejects.read_text(encoding="utf-8").splitlines()]
+    metrics = json.loads(paths.metrics.read_text())
+    files = {path: path.read_bytes() for path in (paths.output, paths.rejects, paths.metrics)}
+    return rows, rejects, metrics, summary, files
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_directory_is_read_file_by_file_in_name_order_and_accounted_for_per_file(tmp_path, monkeypatch, workers):
+    rows, rejects, metrics, summary, _ = run_on_directory(tmp_path, monkeypatch, {"workers": workers})
+    assert [(row["source"], row["line"], row["english"]) for row in rows] == [
+        ("a-week1.csv", 2, "Week 1"),
+        ("a-week1.csv", 5, "Gradient"),
+        ("b-week2.csv", 2, "Week 2"),
+        ("b-week2.csv", 4, "Loss"),
+        ("c-week3.csv", 2, "Course plan"),
+    ]
+    assert [(reject["source"], reject["line"], reject["reasons"]) for reject in rejects] == [
+        ("a-week1.csv", 4, ["unterminated_quote"]),
+        ("b-week2.csv", 3, ["wrong_field_count"]),
+    ]
+    assert set(metrics["files"]) == {"a-week1.csv", "b-week2.csv", "c-week3.csv"}
+    for name, counts in metrics["files"].items():
+        assert counts["records"] == counts["rows"] + counts["rejected"]
+        assert counts["sha256"] == hashlib.sha256(FILES[name]).hexdigest()
+    assert metrics["files"]["a-week1.csv"] == {
+        "records": 3,
+        "rows": 2,
+        "rejected": 1,
+        "rejected_by_reason": {"unterminated_quote": 1},
+        "sha256": hashlib.sha256(FILES["a-week1.csv"]).hexdigest(),
+    }
+    assert metrics["records"] == sum(counts["records"] for counts in metrics["files"].values()) == 7
+    assert metrics["rows"] == 5 and metrics["rejected"] == 2
+    assert metrics["rejected_by_reason"] == {"unterminated_quote": 1, "wrong_field_count": 1}
+    listing = "".join(f"{metrics['files'][name]['sha256']}  {name}\n" for name in sorted(metrics["files"]))
+    assert metrics["source"] == "raw" and metrics["source_sha256"] == hashlib.sha256(listing.encode()).hexdigest()
+    assert "a-week1.csv: line reader" in summary and "b-week2.csv: fast reader" in summary
+
+
+def test_a_directory_gives_the_same_bytes_on_the_dask_engine(tmp_path, monkeypatch, dask_scheduler):
+    local = run_on_directory(tmp_path / "local", monkeypatch)[-1]
+    dask = run_on_directory(tmp_path / "dask", monkeypatch, {"kind": "dask", "address": dask_scheduler})[-1]
+    assert list(local.values()) == list(dask.values())
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({}, "raw: a directory without CSV files (*.csv)"),
+        ({"a.csv": b"English;French\nA;B\n", "b.csv": b""}, "raw/b.csv: the file is empty"),
+        ({"a.csv": b"English;French\nA;B\n", "b.csv": b"Anglais;Francais\nA;B\n"}, "raw/b.csv: line 1: expected"),
+    ],
+)
+def test_a_directory_with_an_unusable_file_fails_naming_it(tmp_path, monkeypatch, files, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "raw").mkdir()
+    for name, content in files.items():
+        (tmp_path / "raw" / name).write_bytes(content)
+    paths = stage_paths("ingest", tmp_path)
+    with pytest.raises(StageError, match=re.escape(message)):
+        ingest.run(make_params("raw", engine={"workers": 2}), paths)
+    assert not paths.output.exists() and not paths.metrics.exists()

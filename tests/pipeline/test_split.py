@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from pipeline.io import StageError, table_files
 from pipeline.split import SCHEMA, split_file
 from schema.manifest import ID_PREFIX, MANIFEST_FILE, build_manifest, id_digests, key_digest, row_id
-from schema.params import SPLITS, SplitParams
+from schema.params import SPLITS, EngineParams, SplitParams
 from tests.helpers import reconstruction
 
 Row = tuple[int, str, str]
@@ -29,6 +29,7 @@ Row = tuple[int, str, str]
 def write_validated(path: Path, rows: list[Row], row_group_rows: int | None = None) -> Path:
     table = pa.table(
         {
+            "source": pa.array(["raw.csv"] * len(rows), pa.string()),
             "line": pa.array([line for line, _, _ in rows], pa.int64()),
             "english": pa.array([english for _, english, _ in rows], pa.string()),
             "french": pa.array([french for _, _, french in rows], pa.string()),
@@ -239,7 +240,9 @@ def test_row_groups_keyed_on_several_processes_give_the_same_output(tmp_path: Pa
         folder = tmp_path / str(workers)
         folder.mkdir()
         source = write_validated(folder / "validated.parquet", rows, row_group_rows)
-        metrics = split_file(source, folder / "split", folder / "duplicates.jsonl", SplitParams(workers=workers))
+        metrics = split_file(
+            source, folder / "split", folder / "duplicates.jsonl", SplitParams(), EngineParams(workers=workers)
+        )
         outputs.append((metrics, part_bytes(folder / "split"), (folder / "duplicates.jsonl").read_bytes()))
     assert pq.ParquetFile(tmp_path / "2" / "validated.parquet").metadata.num_row_groups > 2
     assert outputs[0][0]["duplicates_merged"] > 0
@@ -291,9 +294,9 @@ def test_duplicates_are_merged_into_one_row_chosen_by_content() -> None:
     assert {row["id"] for row in run.rows} == {row_id("summary", "résumé"), row_id("let's go", "allons-y")}
     by_line = {reject["line"]: reject for reject in run.rejects}
     assert set(by_line) == {2, 3, 5, 7}
-    assert by_line[7]["message"] == "exact duplicate of line 6, which is kept"
+    assert by_line[7]["message"] == "exact duplicate of line 6 of raw.csv, which is kept"
     assert by_line[2]["message"] == (
-        "duplicate after normalisation (case, spacing, punctuation variants) of line 4, which is kept"
+        "duplicate after normalisation (case, spacing, punctuation variants) of line 4 of raw.csv, which is kept"
     )
     assert by_line[2]["merged_into"] == row_id("summary", "résumé")
     assert by_line[3]["reasons"] == ["duplicate"] and by_line[3]["stage"] == "split"

@@ -17,15 +17,13 @@ from pipeline.io import StageError
 from pipeline.rules import RULES
 from schema.pair import SCHEMA
 from schema.pair import normalize as schema_normalize
-from schema.params import ParamsError, ValidateParams, load_params
+from schema.params import EngineParams, ParamsError, ValidateParams, load_params
 from schema.reject import Reject
 from tests.helpers import REPO, make_params, reconstruction, stage_paths
 
 VALIDATE = stage_paths("validate")
 
-INGESTED = pa.schema(
-    [pa.field("line", pa.int64(), nullable=False), pa.field("english", pa.string()), pa.field("french", pa.string())]
-)
+INGESTED = ingest.SCHEMA
 ROWS = [
     (2, "Week 1", "Semaine 1"),
     (3, "  Course\tplan ", "Plan du\r\ncours"),
@@ -40,7 +38,13 @@ ROWS = [
 def batch_of(rows) -> pa.RecordBatch:
     lines, english, french = zip(*rows, strict=True) if rows else ((), (), ())
     return pa.record_batch(
-        [pa.array(lines, pa.int64()), pa.array(english, pa.string()), pa.array(french, pa.string())], schema=INGESTED
+        [
+            pa.array(["raw.csv"] * len(lines), pa.string()),
+            pa.array(lines, pa.int64()),
+            pa.array(english, pa.string()),
+            pa.array(french, pa.string()),
+        ],
+        schema=INGESTED,
     )
 
 
@@ -52,10 +56,11 @@ def test_validate_batch_keeps_normalised_rows_with_flags_and_rejects_with_all_re
     kept, rejects = validate.validate_batch(batch_of(ROWS), ValidateParams())
     assert kept.schema == SCHEMA
     assert kept.to_pylist() == [
-        {"line": 2, "english": "Week 1", "french": "Semaine 1", "flags": []},
-        {"line": 3, "english": "Course plan", "french": "Plan du cours", "flags": []},
-        {"line": 4, "english": "ReLU", "french": "ReLU", "flags": ["identical_sides"]},
+        {"source": "raw.csv", "line": 2, "english": "Week 1", "french": "Semaine 1", "flags": []},
+        {"source": "raw.csv", "line": 3, "english": "Course plan", "french": "Plan du cours", "flags": []},
+        {"source": "raw.csv", "line": 4, "english": "ReLU", "french": "ReLU", "flags": ["identical_sides"]},
         {
+            "source": "raw.csv",
             "line": 5,
             "english": "The conceptual basis of *pattern* recognition",
             "french": "La base conceptuelle de la reconnaissance des *motifs*",
@@ -79,9 +84,10 @@ def test_each_reject_is_a_reject_record_with_both_sides_and_its_flags():
     assert {reject["line"] for reject in rejects} == {6, 7, 8}
     for reject in rejects:
         assert Reject.model_validate(reject).to_json() == reject
-        assert set(reject) == {"line", "stage", "reasons", "message", "flags", "english", "french"}
+        assert set(reject) == {"source", "line", "stage", "reasons", "message", "flags", "english", "french"}
     contract = next(reject for reject in rejects if reject["line"] == 6)
     assert contract == {
+        "source": "raw.csv",
         "line": 6,
         "stage": "validate",
         "reasons": ["schema"],
@@ -184,7 +190,9 @@ def test_run_writes_the_table_the_report_and_the_metrics(tmp_path, monkeypatch):
         "rejected": 3,
         "reject_rate": round(3 / 7, 6),
         "rejected_by_reason": {"control_characters": 1, "empty_french": 2, "markup": 1},
+        "rejected_by_source": {"raw.csv": 3},
         "flagged_by_reason": {"identical_sides": 1, "markdown_emphasis": 1},
+        "misaligned": {"judged": False, "learned_from": 4, "min_pairs": 1_000, "min_words": 3},
     }
     assert [reject["line"] for reject in rejects] == [6, 7, 8]
     assert "2 empty_french" in summary and "line 6: empty_french" in summary and "line 8:" in summary
@@ -204,9 +212,8 @@ def test_several_processes_write_what_one_writes(tmp_path, monkeypatch):
     for workers in (1, 2):
         folder = tmp_path / f"workers-{workers}"
         folder.mkdir()
-        validate.run(
-            stage_on(folder, monkeypatch, ROWS * 3, max_reject_rate=0.5, batch_rows=4, workers=workers), VALIDATE
-        )
+        params = stage_on(folder, monkeypatch, ROWS * 3, max_reject_rate=0.5, batch_rows=4)
+        validate.run(params.model_copy(update={"engine": EngineParams(workers=workers)}), VALIDATE)
         outputs.append([(folder / path).read_bytes() for path in (VALIDATE.output, VALIDATE.rejects)])
     assert outputs[0] == outputs[1]
     assert outputs[0][1].count(b"\n") == 9
@@ -250,7 +257,9 @@ def test_reconstruction(tmp_path, monkeypatch):
         "empty_french": 1,
         "length_ratio": 4,
         "markup": 12,
+        "misaligned": 36,
         "too_long": 2,
         "wrong_language": 3,
     }
-    assert metrics["flagged_by_reason"] == {"identical_sides": 65, "markdown_emphasis": 631}
+    assert metrics["misaligned"]["judged"] and metrics["misaligned"]["learned_from"] == 2_273
+    assert metrics["flagged_by_reason"] == {"identical_sides": 65, "markdown_emphasis": 618}

@@ -14,6 +14,7 @@ from schema.card import (
     CardValues,
     Example,
     LengthStats,
+    MisalignedFacts,
     QualityFacts,
     SplitFacts,
     check_template,
@@ -43,7 +44,9 @@ def facts() -> CardFacts:
             )
             for name, rows in (("train", 8), ("validation", 1), ("test", 1))
         ],
-        example=Example(id="nyu-enfr-v1:00", split="train", line=2, english="Week 1", french="Semaine 1", flags=[]),
+        example=Example(
+            id="nyu-enfr-v1:00", split="train", source="raw.csv", line=2, english="Week 1", french="Semaine 1", flags=[]
+        ),
         quality=QualityFacts(
             records=12,
             ingest_rejected=1,
@@ -138,3 +141,25 @@ def test_citation_cff_carries_the_release():
         "CC-BY-NC-SA-4.0",
     )
     assert [author["family-names"] for author in cff["authors"]] == ["Canziani", "LeCun", "Bourdois"]
+
+
+def test_the_misaligned_rule_is_stated_with_its_threshold_and_estimates():
+    judged = MisalignedFacts(
+        judged=True,
+        learned_from=2_273,
+        min_pairs=1_000,
+        min_words=3,
+        threshold=-0.5851,
+        too_short_share=0.129,
+        estimated_false_rejects=0.0149,
+        estimated_caught_neighbour=0.942,
+        estimated_caught_far=0.999,
+        estimated_misaligned_share=0.004,
+    ).markdown()
+    assert "learned from 2,273 pairs" in judged and "below -0.585" in judged
+    assert "reject 1.5% of aligned pairs" in judged and "94.2% of pairs shifted by one row" in judged
+    assert "fewer than 3 known words on a side (12.9% of them)" in judged
+    unjudged = MisalignedFacts(judged=False, learned_from=99, min_pairs=1_000, min_words=3).markdown()
+    assert unjudged == (
+        "The `misaligned` rule judged no pair: 99 pairs are too few to learn a translation model from (it needs 1,000)."
+    )

@@ -71,10 +71,10 @@ def test_schema_matches_the_model():
 @pytest.mark.parametrize(
     "row",
     [
-        {"line": 2, "english": "", "french": "Plan du cours", "flags": []},
-        {"line": 2, "english": "Course plan", "french": None, "flags": []},
-        {"line": 0, "english": "Course plan", "french": "Plan du cours", "flags": []},
-        {"line": "2", "english": "Course plan", "french": "Plan du cours", "flags": []},
+        {"source": "a.csv", "line": 2, "english": "", "french": "Plan du cours", "flags": []},
+        {"source": "a.csv", "line": 2, "english": "Course plan", "french": None, "flags": []},
+        {"source": "a.csv", "line": 0, "english": "Course plan", "french": "Plan du cours", "flags": []},
+        {"source": "a.csv", "line": "2", "english": "Course plan", "french": "Plan du cours", "flags": []},
     ],
 )
 def test_pair_refuses_broken_rows(row):
@@ -85,12 +85,13 @@ def test_pair_refuses_broken_rows(row):
 def test_contract_breaks_name_the_row_and_field_the_model_refuses():
     batch = pa.record_batch(
         [
+            pa.array(["a.csv", "a.csv", "b.csv"]),
             pa.array([2, 3, 0]),
             pa.array(["ReLU", "", "Course plan"]),
             pa.array(["ReLU", "Plan", "Plan du cours"]),
             pa.array([["identical_sides"], [], []], pa.list_(pa.string())),
         ],
-        names=["line", "english", "french", "flags"],
+        names=["source", "line", "english", "french", "flags"],
     )
     breaks = contract_breaks(batch)
     assert set(breaks) == {1, 2}
@@ -110,8 +111,8 @@ def refused_by_the_model(rows: list[dict]) -> set[int]:
 
 def test_contract_breaks_agree_with_the_model_row_by_row():
     rows = [
-        {"line": 2, "english": "ReLU", "french": "ReLU", "flags": ["identical_sides"]},
-        {"line": 5, "english": "Week 1", "french": "", "flags": []},
+        {"source": "a.csv", "line": 2, "english": "ReLU", "french": "ReLU", "flags": ["identical_sides"]},
+        {"source": "a.csv", "line": 5, "english": "Week 1", "french": "", "flags": []},
     ]
     batch = pa.RecordBatch.from_pylist(rows, schema=SCHEMA)
     assert set(contract_breaks(batch)) == refused_by_the_model(rows) == {1}
@@ -120,6 +121,7 @@ def test_contract_breaks_agree_with_the_model_row_by_row():
 ROWS = st.lists(
     st.fixed_dictionaries(
         {
+            "source": st.sampled_from(["a.csv", ""]),
             "line": st.integers(min_value=-3, max_value=3),
             "english": st.one_of(st.none(), st.text(max_size=3)),
             "french": st.one_of(st.none(), st.text(max_size=3)),

@@ -12,7 +12,7 @@ from schema import release
 from schema.release import FEATURES, LANGUAGES, SCHEMA, YAML_FEATURES, datasets_features
 from tests.helpers import REPO
 
-COLUMNS = ["id", "translation", "line", "flags"]
+COLUMNS = ["id", "translation", "source", "line", "flags"]
 
 
 def released_features():
@@ -23,6 +23,7 @@ def released_features():
         {
             "id": datasets.Value("string"),
             "translation": datasets.Translation(languages=["en", "fr"]),
+            "source": datasets.Value("string"),
             "line": datasets.Value("int64"),
             "flags": datasets.List(datasets.Value("string")),
         }

@@ -26,7 +26,7 @@ from pipeline.engine.buckets import (
     resolve_part,
     spill_by_bucket,
 )
-from pipeline.parallel import MessageSpill
+from pipeline.scratch import Scratch
 from schema.manifest import SCHEMA as MANIFEST_SCHEMA
 from schema.pair import SCHEMA as PAIR_SCHEMA
 from schema.params import SPLITS
@@ -90,6 +90,7 @@ def keyed_rows(
     return pa.record_batch(
         [
             pa.array(ids, pa.string()),
+            pa.array(["raw.csv"] * count, pa.string()),
             pa.array(lines or list(range(first_row + 2, first_row + count + 2)), pa.int64()),
             pa.array(english or [f"english {index}" for index in range(count)], pa.string()),
             pa.array([f"french {index}" for index in range(count)], pa.string()),
@@ -108,7 +109,8 @@ def test_spilled_buckets_read_back_in_input_order(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     messages: list[list[tuple[int, int]]] = [[] for _ in range(1 << bits)]
     hashes = []
-    with MessageSpill(tmp_path, "keyed") as spill:
+    scratch = Scratch(str(tmp_path))
+    with scratch.messages("keyed") as spill:
         for first_row in (0, 50):
             batch_hashes = rng.integers(0, 2**64, 50, dtype=np.uint64)
             hashes.append(batch_hashes)
@@ -122,7 +124,7 @@ def test_spilled_buckets_read_back_in_input_order(tmp_path: Path) -> None:
     of_row = bucket_of(np.concatenate(hashes), bits)
     buckets = Buckets.of(np.concatenate(hashes), bits)
     codes, pinned = (np.arange(100) % 3).astype(np.int8), np.arange(100) % 2 == 0
-    tasks = list(bucket_tasks(buckets, [(spill.path, messages)], tmp_path, codes, pinned))
+    tasks = list(bucket_tasks(buckets, [("keyed", messages)], scratch, tmp_path, codes, pinned))
     assert [task.index for task in tasks] == list(range(1 << bits))
     for task in tasks:
         read = task.read()
@@ -164,12 +166,14 @@ def test_a_bucket_releases_the_first_row_of_each_id_in_id_order_and_reports_the_
 
 
 def test_a_resolved_bucket_is_written_as_its_part_and_counted(tmp_path: Path) -> None:
-    with MessageSpill(tmp_path, "keyed") as spill:
+    scratch = Scratch(str(tmp_path))
+    with scratch.messages("keyed") as spill:
         where = spill.append(keyed_rows(["b", "a", "a"], first_row=7, lines=[5, 4, 3]))
     bucket = Bucket(
         3,
         tmp_path,
-        [(spill.path, [where])],
+        scratch,
+        [("keyed", [where])],
         np.array([7, 8, 9]),
         np.array([2, 0, 0], np.int8),
         np.array([True, False, True]),

@@ -1,5 +1,5 @@
 """Tests of pipeline/engine/key_pass.py: keyed rows and their hashes are the manifest's digests, and the pass
-spills every row once, in the bucket of its id, whatever the processes."""
+spills every row once, in the bucket of its id, whatever the workers."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 from pipeline.engine.buckets import KEYED, bucket_of
 from pipeline.engine.key_pass import key_batch, key_input, key_part, prefix64
 from pipeline.io import Progress
-from pipeline.parallel import Workers, parts, read_messages
+from pipeline.parallel import Workers, parts
+from pipeline.scratch import Scratch
 from schema.manifest import ID_PREFIX, key_digest, matching_key, row_id
+from schema.params import EngineParams
 
 WORDS = [
     "Week 1",
@@ -42,6 +44,7 @@ def _u64(digest: bytes) -> int:
 def validated_batch(pairs: list[tuple[str, str]]) -> pa.RecordBatch:
     return pa.record_batch(
         {
+            "source": pa.array(["raw.csv"] * len(pairs), pa.string()),
             "line": pa.array(range(2, len(pairs) + 2), pa.int64()),
             "english": pa.array([english for english, _ in pairs], pa.string()),
             "french": pa.array([french for _, french in pairs], pa.string()),
@@ -87,19 +90,20 @@ def _source(path: Path, rows: int, row_group_rows: int) -> Path:
     return path
 
 
-def test_a_process_spills_the_parts_it_takes_to_one_file_each_row_once_in_its_bucket(tmp_path: Path) -> None:
+def test_each_row_group_is_spilled_to_a_part_of_its_own_each_row_once_in_its_bucket(tmp_path: Path) -> None:
     source = _source(tmp_path / "validated.parquet", 500, 120)
     bits = 3
-    results = [key_part(part, bits) for part in parts(source, tmp_path)]
-    assert len(results) == 5 and len({path for path, _, _ in results}) == 1
+    scratch = Scratch(str(tmp_path))
+    results = [key_part(part, bits) for part in parts(source, scratch)]
+    assert len(results) == 5 and len({name for name, _, _ in results}) == 5
     whole, expected = key_batch(pq.read_table(source).combine_chunks().to_batches()[0], 0)
     ids = np.concatenate([hashes.id for _, hashes, _ in results])
     assert ids.tolist() == expected.id.tolist()
     assert np.concatenate([hashes.english for _, hashes, _ in results]).tolist() == expected.english.tolist()
     spilled_rows = []
-    for path, _, messages in results:
+    for name, _, messages in results:
         for index, bucket_messages in enumerate(messages):
-            for batch in read_messages(path, bucket_messages, KEYED):
+            for batch in scratch.read_messages(name, bucket_messages, KEYED):
                 rows = batch["row"].to_numpy()
                 assert (bucket_of(ids[rows], bits) == index).all()
                 assert batch.equals(whole.take(pa.array(rows)))
@@ -110,12 +114,12 @@ def test_a_process_spills_the_parts_it_takes_to_one_file_each_row_once_in_its_bu
 @pytest.mark.parametrize("workers", [1, 2])
 def test_key_input_holds_every_rows_hashes_in_input_order(tmp_path: Path, workers: int) -> None:
     source = _source(tmp_path / "validated.parquet", 400, 64)
-    with Workers(workers) as pool:
-        keyed = key_input(source, tmp_path, 2, pool, Progress("test"))
+    with Workers(EngineParams(workers=workers)) as pool:
+        keyed = key_input(source, Scratch(str(tmp_path)), 2, pool, Progress("test"))
     _, expected = key_batch(pq.read_table(source).combine_chunks().to_batches()[0], 0)
     assert list(keyed.hashes) == ["id", "english", "french"]
     for name in keyed.hashes:
         assert keyed.hashes[name].tolist() == getattr(expected, name).tolist()
     assert len(keyed.spilled) == 7
     assert all(len(messages) == 4 for _, messages in keyed.spilled)
-    assert {path.parent for path, _ in keyed.spilled} == {tmp_path}
+    assert all((tmp_path / name).is_file() for name, _ in keyed.spilled)

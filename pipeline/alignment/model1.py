@@ -1,0 +1,233 @@
+"""IBM Model 1, the lexical translation model, learned by expectation-maximisation from the pairs of the corpus in
+both directions, and the log-probability it gives each pair; reads and writes nothing.
+
+Model 1 says that each word of a translation comes from one word of the source (or from none, the NULL word), all
+source positions being equally likely: p(f | e) = Π_j (1 / (|e| + 1)) Σ_i t(f_j | e_i). Its table t is learned
+from the pairs alone, which is what a corpus with no outside dictionary needs.
+
+Training works on word types: each pair contributes one instance per (source type, target type) it holds, weighted
+by the counts of both, so each iteration is a few passes of `numpy.bincount` over the instances. Scoring keeps,
+for every source word, its most likely translations (the table's other entries are small and spread over many
+words), and reads Σ_i t(f_j | e_i) for every target word of a batch from one sparse product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy import sparse
+
+from pipeline.alignment.tokens import Tokens
+
+# Instances learned from at once: bounds the memory of learning to a few times this many numbers.
+_CHUNK_INSTANCES = 1 << 20
+# Translation probabilities below this are dropped before the `top` of each word are chosen: a word whose best
+# translations are that unlikely explains nothing.
+_NEGLIGIBLE = 1e-3
+# The probability a target word gets when no source word of the pair translates it.
+FLOOR = 1e-6
+LOG_FLOOR = float(np.log(FLOOR))
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words one side of the model knows; a word's id is its position."""
+
+    words: pa.Array
+
+    @classmethod
+    def of(cls, tokens: Tokens) -> Vocabulary:
+        """The distinct words of `tokens`, sorted, so that the ids do not depend on the order of the texts."""
+        words = pc.unique(tokens.values)
+        return cls(words.take(pc.array_sort_indices(words)))
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def ids(self, tokens: Tokens) -> np.ndarray:
+        """The id of each token, -1 where the word is unknown."""
+        ids = pc.index_in(tokens.values, value_set=self.words)
+        return pc.fill_null(ids, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def bags(self, tokens: Tokens) -> Bags:
+        """The known words of each text, as ids."""
+        return Bags.known(self.ids(tokens), tokens.rows, tokens.texts)
+
+
+@dataclass(frozen=True)
+class Bags:
+    """Known words as a bag per text: word `ids[k]` is in text `rows[k]`."""
+
+    ids: np.ndarray
+    rows: np.ndarray
+    texts: int
+
+    @classmethod
+    def known(cls, ids: np.ndarray, rows: np.ndarray, texts: int) -> Bags:
+        """The words of `ids` that are known (not -1)."""
+        known = ids >= 0
+        return cls(ids[known], rows[known], texts)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.bincount(self.rows, minlength=self.texts)
+
+    def types(self, vocabulary_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each text's distinct words with their counts, plus the NULL word (id `vocabulary_size`) once in every
+        text: (text, id, count) arrays, by text."""
+        width = vocabulary_size + 1
+        rows = np.concatenate([self.rows, np.arange(self.texts)])
+        ids = np.concatenate([self.ids, np.full(self.texts, vocabulary_size)])
+        keys, counts = np.unique(rows * width + ids, return_counts=True)
+        return keys // width, keys % width, counts.astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Table:
+    """t(target | source), kept as each source word's `top` most likely target words, and NULL's row whole."""
+
+    matrix: sparse.csr_array
+    null: np.ndarray
+    # How likely each target word is with no source at all (its share of the target words learned from, smoothed),
+    # and that of a word never seen; a word's score is how much more likely the source makes it.
+    background: np.ndarray
+    unseen: float
+
+    def probabilities(self, source: Bags, target: Bags) -> np.ndarray:
+        """p(f | source text) = Σ_i t(f | e_i) / (|e| + 1), NULL included, for each word f of `target`."""
+        sources = sparse.csr_array(
+            (np.ones(len(source.rows)), (source.rows, source.ids)), shape=(source.texts, self.matrix.shape[0])
+        )
+        translated = np.asarray((sources @ self.matrix)[target.rows, target.ids]).ravel() + self.null[target.ids]
+        return translated / (source.lengths[target.rows] + 1)
+
+
+def learn(
+    english: Bags, french: Bags, english_size: int, french_size: int, iterations: int, top: int
+) -> tuple[Table, Table]:
+    """t(french | english) and t(english | french) after `iterations` rounds of EM over the pairs (english[i],
+    french[i]); both directions share one set of instances."""
+    grid = _Grid.of(english, french, english_size, french_size)
+    forward = grid.direction(source=0, iterations=iterations)
+    backward = grid.direction(source=1, iterations=iterations)
+    return (
+        _table(forward, grid.words[0], grid.words[1], english_size, french_size, french, top),
+        _table(backward, grid.words[1], grid.words[0], french_size, english_size, english, top),
+    )
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """The instances of consecutive pairs: `pair` indexes the distinct (English, French) words of the grid, `at` the
+    English and French type occurrences an instance holds."""
+
+    pair: np.ndarray
+    at: tuple[np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """One instance per (English type, French type) of each pair, the NULL word included on both sides (but not
+    NULL with NULL), kept in chunks of consecutive pairs so that learning holds the temporaries of one chunk at a
+    time. `words` gives the distinct (English, French) words of the instances; `count[side]` is the count of each
+    type occurrence of that side in its pair, `ids[side]` its word, and `null[side]` the id of that side's NULL."""
+
+    chunks: list[_Chunk]
+    words: tuple[np.ndarray, np.ndarray]
+    count: tuple[np.ndarray, np.ndarray]
+    ids: tuple[np.ndarray, np.ndarray]
+    null: tuple[int, int]
+
+    @classmethod
+    def of(cls, english: Bags, french: Bags, english_size: int, french_size: int) -> _Grid:
+        english_text, english_ids, english_counts = english.types(english_size)
+        french_text, french_ids, french_counts = french.types(french_size)
+        per_english = np.bincount(english_text, minlength=english.texts)
+        per_french = np.bincount(french_text, minlength=french.texts)
+        english_offsets, french_offsets = _offsets(per_english), _offsets(per_french)
+        sizes = per_english * per_french
+        width = french_size + 1
+        ats, keys = [], []
+        for texts in _chunked(sizes):
+            text = np.repeat(texts, sizes[texts])
+            within = np.arange(len(text)) - np.repeat(np.cumsum(sizes[texts]) - sizes[texts], sizes[texts])
+            i, j = np.divmod(within, per_french[text])
+            english_at, french_at = english_offsets[text] + i, french_offsets[text] + j
+            real = (english_ids[english_at] != english_size) | (french_ids[french_at] != french_size)
+            english_at, french_at = english_at[real], french_at[real]
+            ats.append((english_at.astype(np.int32), french_at.astype(np.int32)))
+            keys.append(pa.array(english_ids[english_at] * width + french_ids[french_at]))
+        words = pc.dictionary_encode(pa.chunked_array(keys, pa.int64()))
+        distinct = (words.chunk(0).dictionary if words.num_chunks else pa.array([], pa.int64())).to_numpy()
+        return cls(
+            chunks=[_Chunk(chunk.indices.to_numpy(), at) for chunk, at in zip(words.chunks, ats, strict=True)],
+            words=(distinct // width, distinct % width),
+            count=(english_counts, french_counts),
+            ids=(english_ids, french_ids),
+            null=(english_size, french_size),
+        )
+
+    def direction(self, source: int, iterations: int) -> np.ndarray:
+        """t(target word | source word) for each distinct pair of words, the target being side `1 - source`; pairs
+        whose target is NULL stay at 0, and so explain nothing."""
+        target = 1 - source
+        source_word = self.words[source]
+        t = np.where(self.words[target] == self.null[target], 0.0, 1.0)
+        for _ in range(iterations):
+            counts = np.zeros(len(t))
+            for chunk in self.chunks:
+                source_at, target_at = chunk.at[source], chunk.at[target]
+                if not len(target_at):
+                    continue
+                weight = t[chunk.pair] * self.count[source][source_at]
+                # A chunk holds whole pairs, so each of its target occurrences is explained within it.
+                first = int(target_at.min())
+                local = target_at - first
+                per_target = np.bincount(local, weight)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    share = np.nan_to_num(weight * self.count[target][target_at] / per_target[local])
+                counts += np.bincount(chunk.pair, share, minlength=len(t))
+            per_source = np.bincount(source_word, counts, minlength=self.null[source] + 1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = np.nan_to_num(counts / per_source[source_word])
+        return t
+
+
+def _chunked(sizes: np.ndarray) -> list[np.ndarray]:
+    """The pairs, as runs of consecutive pairs of about _CHUNK_INSTANCES instances each (a larger pair alone)."""
+    chunk = np.maximum(np.cumsum(sizes) - 1, 0) // _CHUNK_INSTANCES
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(chunk)) + 1, [len(sizes)]])
+    return [np.arange(low, high) for low, high in zip(bounds[:-1], bounds[1:], strict=True) if high > low]
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+
+
+def _table(
+    t: np.ndarray,
+    sources: np.ndarray,
+    targets: np.ndarray,
+    source_size: int,
+    target_size: int,
+    target_words: Bags,
+    top: int,
+) -> Table:
+    """The table of `t`: each real source word's `top` largest entries (ties broken by target id; entries below
+    `_NEGLIGIBLE` are never among them that matter), NULL's whole row, and the target words' background."""
+    real_target = targets < target_size
+    null = (sources == source_size) & real_target
+    null_row = np.zeros(target_size)
+    null_row[targets[null]] = t[null]
+    candidates = np.flatnonzero((sources < source_size) & real_target & (t >= _NEGLIGIBLE))
+    order = candidates[np.lexsort((targets[candidates], -t[candidates], sources[candidates]))]
+    kept_sources = sources[order]
+    starts = np.searchsorted(kept_sources, kept_sources, side="left")
+    keep = order[np.arange(len(order)) - starts < top]
+    matrix = sparse.csr_array((t[keep], (sources[keep], targets[keep])), shape=(source_size, target_size))
+    counts = np.bincount(target_words.ids, minlength=target_size).astype(np.float64)
+    total = max(counts.sum() + target_size, 1)
+    return Table(matrix, null_row, (counts + 1) / total, 1 / total)

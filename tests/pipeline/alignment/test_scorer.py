@@ -1,0 +1,274 @@
+"""Tests of pipeline/alignment/scorer.py."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from pipeline.alignment.scorer import CrossFitted, Scorer, Scores, folds
+from pipeline.alignment.tokens import read
+
+LEXICON = [
+    ("cat", "chat"),
+    ("dog", "chien"),
+    ("house", "maison"),
+    ("tree", "arbre"),
+    ("river", "rivière"),
+    ("small", "petit"),
+    ("big", "grand"),
+    ("red", "rouge"),
+    ("green", "vert"),
+    ("sees", "voit"),
+    ("eats", "mange"),
+    ("likes", "aime"),
+    ("bird", "oiseau"),
+    ("fish", "poisson"),
+    ("garden", "jardin"),
+    ("book", "livre"),
+    ("water", "eau"),
+    ("child", "enfant"),
+    ("woman", "femme"),
+    ("man", "homme"),
+    ("old", "vieux"),
+    ("new", "neuf"),
+    ("city", "ville"),
+    ("near", "près"),
+]
+PAIRS = 200
+MAX_CHARS = 400
+ITERATIONS = 5
+TOP = 10
+ENGLISH = "the cat sees the dog near the river"
+FRENCH = "le chat voit le chien près de la rivière"
+
+
+def corpus() -> tuple[pa.Array, pa.Array]:
+    rng = np.random.default_rng(1)
+    english, french = [], []
+    for _ in range(PAIRS):
+        chosen = rng.choice(len(LEXICON), size=int(rng.integers(4, 8)), replace=False)
+        english.append("the " + " ".join(LEXICON[i][0] for i in chosen))
+        french.append("le " + " ".join(LEXICON[i][1] for i in chosen))
+    english.append(ENGLISH)
+    french.append(FRENCH)
+    return pa.array(english, pa.string()), pa.array(french, pa.string())
+
+
+def shifted(french: pa.Array) -> pa.Array:
+    return pa.concat_arrays([french.slice(1), french.slice(0, 1)])
+
+
+def one(scorer: Scorer | CrossFitted, english: str | None, french: str | None) -> Scores:
+    return scorer.score(pa.array([english], pa.string()), pa.array([french], pa.string()))
+
+
+@pytest.fixture(scope="module")
+def pairs() -> tuple[pa.Array, pa.Array]:
+    return corpus()
+
+
+@pytest.fixture(scope="module")
+def scorer(pairs) -> Scorer:
+    return Scorer.learn(*pairs, MAX_CHARS, ITERATIONS, TOP)
+
+
+@pytest.fixture(scope="module")
+def crossfitted(pairs) -> CrossFitted:
+    return CrossFitted.learn(*pairs, MAX_CHARS, ITERATIONS, TOP)
+
+
+def test_aligned_pairs_score_above_the_same_english_with_another_rows_french(scorer, pairs):
+    english, french = pairs
+    aligned = scorer.score(english, french).score
+    misaligned = scorer.score(english, shifted(french)).score
+    assert (aligned > misaligned).all()
+
+
+def test_held_out_pairs_still_score_above_misaligned_ones(crossfitted, pairs):
+    english, french = pairs
+    aligned = crossfitted.score(english, french).score
+    misaligned = crossfitted.score(english, shifted(french)).score
+    assert (aligned > misaligned).mean() >= 0.95
+    assert np.median(aligned) > np.median(misaligned) + 1
+
+
+def test_a_pair_scores_the_same_alone_and_in_a_batch(scorer, pairs):
+    english, french = pairs
+    batch = scorer.score(english.slice(0, 20), french.slice(0, 20))
+    for row in (0, 7, 19):
+        alone = one(scorer, english[row].as_py(), french[row].as_py())
+        for field in dataclasses.fields(Scores):
+            assert getattr(alone, field.name)[0] == pytest.approx(getattr(batch, field.name)[row])
+
+
+def test_known_words_are_counted_unknown_ones_are_not(scorer):
+    scores = one(scorer, "the cat sees qwxz", "le chat voit bzzt")
+    assert scores.english_words.tolist() == [3]
+    assert scores.french_words.tolist() == [3]
+
+
+@pytest.mark.parametrize(("english", "french"), [("convolution", "convolution"), ("probability", "probabilité")])
+def test_unknown_words_beginning_alike_count_as_translated(scorer, english, french):
+    cognate = one(scorer, f"the cat sees {english}", f"le chat voit {french}")
+    unrelated = one(scorer, f"the cat sees {english}", "le chat voit lapin")
+    assert cognate.english_words.tolist() == [4]
+    assert cognate.french_words.tolist() == [4]
+    assert unrelated.english_words.tolist() == [3]
+    assert cognate.score[0] > unrelated.score[0]
+
+
+def test_short_words_are_not_cognates(scorer):
+    scores = one(scorer, "the cat sees abcd", "le chat voit abcd")
+    assert scores.english_words.tolist() == [3]
+
+
+@pytest.mark.parametrize(("english", "french"), [(None, None), ("", ""), ("the cat", None), ("...", "!")])
+def test_pairs_without_words_score_zero(scorer, english, french):
+    scores = one(scorer, english, french)
+    assert scores.score.tolist() == [0.0]
+
+
+@pytest.mark.parametrize(
+    ("anchor", "other"),
+    [
+        ("1957", "1958"),
+        (r"$\alpha$", r"$\beta$"),
+        ("`pip install`", "`conda install`"),
+        ("https://a.org/x", "https://b.org/y"),
+    ],
+)
+def test_pairs_disagreeing_on_an_anchor_score_lower(scorer, anchor, other):
+    agreeing = one(scorer, f"{ENGLISH} {anchor}", f"{FRENCH} {anchor}")
+    disagreeing = one(scorer, f"{ENGLISH} {anchor}", f"{FRENCH} {other}")
+    missing = one(scorer, f"{ENGLISH} {anchor}", FRENCH)
+    assert (agreeing.english_only[0], agreeing.french_only[0]) == (0, 0)
+    assert (disagreeing.english_only[0], disagreeing.french_only[0]) == (1, 1)
+    assert (missing.english_only[0], missing.french_only[0]) == (1, 0)
+    assert disagreeing.score[0] < agreeing.score[0]
+    assert missing.score[0] < agreeing.score[0]
+
+
+def test_anchors_are_compared_within_each_pair(scorer):
+    scores = scorer.score(
+        pa.array(["the cat sees 1957", "the dog sees"], pa.string()),
+        pa.array(["le chat voit", "le chien voit 1957"], pa.string()),
+    )
+    assert scores.english_only.tolist() == [1, 0]
+    assert scores.french_only.tolist() == [0, 1]
+
+
+def test_an_anchor_beyond_the_other_sides_cut_is_no_disagreement(scorer):
+    short = dataclasses.replace(scorer, max_chars=20)
+    english = "1957 the cat sees the dog"
+    present = one(short, english, "le chat voit le chien en 1957")
+    absent = one(short, english, "le chat voit le chien en 1958")
+    assert (present.english_only[0], present.french_only[0]) == (0, 0)
+    assert (absent.english_only[0], absent.french_only[0]) == (1, 0)
+    assert present.score[0] > absent.score[0]
+    assert short.disagreements(english, "le chat voit le chien en 1957") == []
+    assert short.disagreements(english, "le chat voit le chien en 1958") == ["numbers 1957 only on the English side"]
+
+
+def test_anchors_beyond_both_cuts_are_not_read(scorer):
+    short = dataclasses.replace(scorer, max_chars=20)
+    scores = one(short, "the cat sees the dog in 1957", "le chat voit le chien en 1958")
+    assert (scores.english_only[0], scores.french_only[0]) == (0, 0)
+    assert short.disagreements("the cat sees the dog in 1957", "le chat voit le chien en 1958") == []
+
+
+@pytest.mark.parametrize(
+    ("english", "french", "expected"),
+    [
+        ("the cat in 1957", "le chat", ["numbers 1957 only on the English side"]),
+        ("the cat", "le chat en 1958", ["numbers 1958 only on the French side"]),
+        ("in 1957", "en 1958", ["numbers 1957 only on the English side", "numbers 1958 only on the French side"]),
+        ("12 and 34", "et", ["numbers 12, 34 only on the English side"]),
+        (r"$\alpha$", "x", [r"TeX commands \alpha only on the English side"]),
+        ("x", "lancer `pip install`", ["code spans pip install only on the French side"]),
+        ("see https://a.org/x", "voir", ["URLs https://a.org/x only on the English side"]),
+        (
+            "`go` at https://a.org 7",
+            r"$\beta$",
+            [
+                "numbers 7 only on the English side",
+                r"TeX commands \beta only on the French side",
+                "code spans go only on the English side",
+                "URLs https://a.org only on the English side",
+            ],
+        ),
+    ],
+)
+def test_disagreements_name_the_anchors_of_one_side_only(scorer, english, french, expected):
+    assert scorer.disagreements(english, french) == expected
+
+
+@pytest.mark.parametrize(
+    ("english", "french"),
+    [
+        ("the cat in 1957", "le chat en 1957"),
+        (r"$\Delta x$", r"$\Delta x$"),
+        ("`pip` https://a.org", "`pip` https://a.org"),
+        (None, None),
+        ("the cat", None),
+    ],
+)
+def test_pairs_agreeing_on_their_anchors_have_no_disagreements(scorer, english, french):
+    assert scorer.disagreements(english, french) == []
+
+
+def test_folds_depend_only_on_the_english_text():
+    english = pa.array(["the cat", "the cat", "the cats", "a dog", "the cat"], pa.string())
+    fold = folds(english)
+    assert set(fold.tolist()) == {0, 1}
+    assert fold[0] == fold[1] == fold[4]
+    assert fold[0] != fold[2]
+    assert (folds(english.take(pa.array([4, 3, 2, 1, 0]))) == fold[::-1]).all()
+
+
+def test_each_crossfitted_model_learns_from_one_fold_only(crossfitted, pairs):
+    english, french = pairs
+    fold = folds(english)
+    for side in (0, 1):
+        rows = pa.array(np.flatnonzero(fold == side))
+        for scorer, texts in (
+            (crossfitted.scorers[side].english, english),
+            (crossfitted.scorers[side].french, french),
+        ):
+            words = read(texts.take(rows), MAX_CHARS).words.values
+            assert set(scorer.words.to_pylist()) == set(words.to_pylist())
+
+
+def test_crossfitted_never_scores_a_pair_with_the_model_that_learned_from_it(crossfitted, pairs):
+    english, french = pairs
+    fold = folds(english)
+    scores = crossfitted.score(english, french)
+    for side in (0, 1):
+        rows = pa.array(np.flatnonzero(fold == side))
+        other = crossfitted.scorers[1 - side].score(english.take(rows), french.take(rows))
+        own = crossfitted.scorers[side].score(english.take(rows), french.take(rows))
+        for field in dataclasses.fields(Scores):
+            assert (getattr(scores, field.name)[rows.to_numpy()] == getattr(other, field.name)).all()
+        assert not np.allclose(scores.score[rows.to_numpy()], own.score)
+
+
+def test_crossfitted_chooses_the_model_by_the_english_side_alone(crossfitted):
+    english = ENGLISH
+    model = crossfitted.scorers[1 - int(folds(pa.array([english]))[0])]
+    for french in (FRENCH, FRENCH + "!", "le chat"):
+        assert one(crossfitted, english, french).score[0] == one(model, english, french).score[0]
+
+
+def test_crossfitted_disagreements_are_the_scorers(crossfitted):
+    assert crossfitted.disagreements("the cat in 1957", "le chat") == ["numbers 1957 only on the English side"]
+
+
+def test_crossfitted_learned_from_one_fold_only_still_scores_every_pair():
+    english = pa.array(["the cat", "the dog", "a big cat", "a big dog"], pa.string())
+    french = pa.array(["le chat", "le chien", "un gros chat", "un gros chien"], pa.string())
+    assert set(folds(english).tolist()) == {1}
+    scores = CrossFitted.learn(english, french, MAX_CHARS, ITERATIONS, TOP).score(english, french)
+    assert scores.english_words.tolist() == [0, 0, 0, 0]
+    assert scores.french_words.tolist() == [0, 0, 0, 0]
