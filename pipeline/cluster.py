@@ -46,6 +46,20 @@ def unreachable(address: str, reason: object) -> StageError:
     )
 
 
+def local_cluster(workers: int) -> LocalCluster:
+    """A LocalCluster of `workers` processes of one thread each; it and its dashboards listen on the loopback
+    interface only."""
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+        worker_dashboard_address="127.0.0.1:0",
+        silence_logs=logging.ERROR,
+    )
+
+
 @contextmanager
 def connected(engine: EngineParams, local_workers: int) -> Iterator[Cluster]:
     """A client of the cluster `engine` names, for the block; a LocalCluster has `local_workers` processes of one
@@ -60,17 +74,7 @@ def connected(engine: EngineParams, local_workers: int) -> Iterator[Cluster]:
                     {"distributed.worker.multiprocessing-method": "fork", "distributed.worker.profile.enabled": False}
                 )
             )
-            cluster = stack.enter_context(
-                LocalCluster(
-                    n_workers=local_workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address="127.0.0.1:0",
-                    worker_dashboard_address="127.0.0.1:0",
-                    silence_logs=logging.ERROR,
-                )
-            )
+            cluster = stack.enter_context(local_cluster(local_workers))
             client = stack.enter_context(Client(cluster))
         else:
             try:

@@ -87,17 +87,7 @@ def repo_id(hub: HubSession) -> str:
 def dask_scheduler() -> Iterator[str]:
     """The address of a Dask LocalCluster of 2 worker processes (one thread each) on the loopback interface, shared
     by the tests that run stages on the dask engine."""
-    import logging
+    from pipeline.cluster import local_cluster
 
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address="127.0.0.1:0",
-        worker_dashboard_address="127.0.0.1:0",
-        silence_logs=logging.ERROR,
-    ) as cluster:
+    with local_cluster(2) as cluster:
         yield cluster.scheduler_address
