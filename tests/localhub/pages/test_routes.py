@@ -13,6 +13,7 @@ import httpx2
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from playwright.sync_api import Error as PlaywrightError
 
 from localhub import cardcheck
 from pipeline import publish
@@ -27,11 +28,27 @@ ROWS_SCRIPT = """rows => rows.map(row => Object.fromEntries(
   ])))"""
 
 
+# Headless Chromium now and then answers a capture with "Unable to capture screenshot" while its compositor is busy
+# on a loaded machine; the page is unchanged, so the capture is asked for again.
+CAPTURE_ATTEMPTS = 3
+
+
+def capture(page, path: Path) -> None:
+    for attempt in range(CAPTURE_ATTEMPTS):
+        try:
+            page.screenshot(path=path)
+            return
+        except PlaywrightError:
+            if attempt == CAPTURE_ATTEMPTS - 1:
+                raise
+            page.wait_for_timeout(250)
+
+
 def visit(page, url: str, screenshots: Path | None = None, name: str | None = None, status: int = 200):
     response = page.goto(url)
     assert response.status == status, f"{url}: {response.status}"
     if name:
-        page.screenshot(path=screenshots / f"{name}.png")
+        capture(page, screenshots / f"{name}.png")
     return response
 
 
@@ -119,7 +136,7 @@ def test_search_gives_the_rows_the_api_gives(page, console, corpus, released_row
     visit(page, viewer(corpus))
     page.get_by_label("Search this split").fill(text)
     page.get_by_role("button", name="Search").click()
-    page.screenshot(path=screenshots / "viewer-search.png")
+    capture(page, screenshots / "viewer-search.png")
     assert query(page)["q"] == text
     assert page.locator(".summary .total").text_content() == f"{len(expected):,}"
     assert shown_rows(page) == expected[:PAGE_ROWS]
@@ -132,7 +149,7 @@ def test_the_flag_filter_shows_the_rows_with_that_flag(page, console, corpus, re
     visit(page, viewer(corpus))
     page.get_by_label("Flag").select_option("markup")
     page.get_by_role("button", name="Search").click()
-    page.screenshot(path=screenshots / "viewer-flag.png")
+    capture(page, screenshots / "viewer-flag.png")
     assert query(page)["flag"] == "markup"
     assert page.get_by_label("Flag").locator("option:checked").text_content() == f"markup ({len(flagged)})"
     assert shown_rows(page) == flagged
@@ -150,7 +167,7 @@ def test_switching_to_the_older_tag_shows_its_rows(page, console, corpus, releas
     assert query(page) == {"revision": f"v{OLD}"}
     assert f'revision="v{OLD}"' in page.locator(".snippet").text_content()
     page.get_by_role("link", name="Viewer").click()
-    page.screenshot(path=screenshots / "viewer-older-tag.png")
+    capture(page, screenshots / "viewer-older-tag.png")
     assert query(page)["revision"] == f"v{OLD}"
     assert page.locator(".revision").text_content() == f"v{OLD}"
     for split, rows in old.items():
@@ -288,7 +305,7 @@ def test_a_private_repos_pages_need_the_login(page, console, context, private_re
     page.get_by_role("button", name="Log in").click()
     assert page.get_by_role("alert").text_content() == "This server knows no such token."
     page.get_by_label("Token").fill(hub.read_token)
-    page.screenshot(path=screenshots / "login.png")
+    capture(page, screenshots / "login.png")
     page.get_by_role("button", name="Log in").click()
     assert urlsplit(page.url).path == card
     assert page.locator(".dataset-head h1 a").text_content() == private_repo
