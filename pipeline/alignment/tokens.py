@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 # Texts are normalised (single spaces), so once elisions and hyphens are spaces most tokens are one split on spaces
-# and a trim away; the few tokens that still hold something other than letters or digits ("x_i", "\\mathbf{x}") are
+# and a trim away; the few tokens that still hold something other than letters or digits ("x_i", "\mathbf{x}") are
 # split again on everything but letters, digits and the backslash that starts a TeX command.
 _SPACED = ("'", "’", "-")
 _TRIMMED = '.,;:!?()[]{}"«»“”*~<>=+–—…$%&#@|`_^/'
