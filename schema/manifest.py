@@ -7,7 +7,7 @@ Matching key (algorithm `nyu-enfr-v1`), applied to each side of an NFC, whitespa
    what casefold maps to other letters: the micro sign µ and the Greek symbol forms ϐ ϑ ϕ ϖ ϰ ϱ ϵ, which keep
    their own keys, and ΐ ΰ, which it spells out;
 2. typographic variants become their ASCII form: apostrophes ’ ‘ ‛ ` ´ ʼ ′ → ', quotes « » “ ” „ ‟ ″ → ",
-   dashes ‐ ‑ ‒ – — ― − → -, the ellipsis … → ..., and no-break, narrow and thin spaces → a space;
+   dashes ‐ ‑ ‒ – — ― − → -, the ellipsis … → ..., and no-break, narrow, figure, thin and hair spaces → a space;
 3. no space next to a quote, before ? ! : ; ) or after (, so French and English spacing of punctuation agree;
    runs of spaces become one (validated text has no others);
 4. leading spaces, and trailing sentence punctuation (. ! ? ; : ,) and spaces, are dropped (a side can start

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
+import httpx2
 import pytest
-from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+from tests.localhub.hubdata import head
 
 
 def test_whoami_names_the_token_user(hub):
@@ -46,6 +50,41 @@ def test_commit_and_tag_need_a_write_token(hub, api, dataset_repo, token_kind, s
     assert info.value.response.status_code == status
     assert api.dataset_info(dataset_repo).sha == before
     assert api.list_repo_refs(dataset_repo, repo_type="dataset").tags == []
+
+
+# A commit that only deletes sends no preupload, whose own write check would otherwise refuse it first.
+@pytest.mark.parametrize("token_kind, status", [("anonymous", 401), ("read", 403)])
+def test_a_delete_only_commit_needs_a_write_token(hub, api, dataset_repo, token_kind, status):
+    client = HfApi(token=False if token_kind == "anonymous" else hub.read_token)
+    before = head(api, dataset_repo)
+    with pytest.raises(HfHubHTTPError) as info:
+        client.create_commit(
+            dataset_repo, repo_type="dataset", commit_message="sneaky", operations=[CommitOperationDelete("README.md")]
+        )
+    assert info.value.response.status_code == status
+    assert head(api, dataset_repo) == before
+    assert "README.md" in api.list_repo_files(dataset_repo, repo_type="dataset")
+
+
+@pytest.mark.parametrize("token_kind, status", [("anonymous", 401), ("read", 403)])
+def test_a_raw_commit_needs_a_write_token(hub, api, dataset_repo, token_kind, status):
+    lines = [
+        {"key": "header", "value": {"summary": "sneaky", "description": ""}},
+        {"key": "file", "value": {"path": "x.txt", "content": "eA==", "encoding": "base64"}},
+        {"key": "deletedFile", "value": {"path": "README.md"}},
+    ]
+    credentials = {} if token_kind == "anonymous" else {"Authorization": f"Bearer {hub.read_token}"}
+    before = head(api, dataset_repo)
+    response = httpx2.post(
+        f"{hub.endpoint}/api/datasets/{dataset_repo}/commit/main",
+        content="".join(json.dumps(line) + "\n" for line in lines).encode(),
+        headers={**credentials, "Content-Type": "application/x-ndjson"},
+        timeout=10,
+    )
+    assert response.status_code == status, response.text
+    assert head(api, dataset_repo) == before
+    files = api.list_repo_files(dataset_repo, repo_type="dataset")
+    assert "README.md" in files and "x.txt" not in files
 
 
 def test_read_only_message_reaches_the_user(hub, dataset_repo):

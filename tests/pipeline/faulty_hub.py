@@ -1,5 +1,5 @@
 """A loopback HTTP proxy in front of a Hub that answers 503 to the first requests matching a pattern, and can
-lose a file from commits, as a faulty upload path would.
+lose a file from commits or alter its content there, as a faulty upload path would.
 
 It stands at the process boundary: the clients speak the real Hub protocol through it, and every other request
 is forwarded unchanged.
@@ -7,7 +7,9 @@ is forwarded unchanged.
 
 from __future__ import annotations
 
+import base64
 import http.client
+import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,9 +17,18 @@ from urllib.parse import urlsplit
 
 
 class FaultyHub:
-    def __init__(self, upstream: str, fail: str = "^$", times: int = 0, lose_file: str | None = None) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        fail: str = "^$",
+        times: int = 0,
+        lose_file: str | None = None,
+        alter_file: str | None = None,
+    ) -> None:
         self.upstream = urlsplit(upstream)
         self.lose_file = lose_file
+        self.alter_file = alter_file
+        self.altered: list[str] = []
         self.pattern = re.compile(fail)
         self.remaining = times
         self.failed: list[str] = []
@@ -45,6 +56,25 @@ class FaultyHub:
                 return True
         return False
 
+    def _altered(self, body: bytes) -> bytes:
+        """The commit's NDJSON lines with other bytes under `alter_file`: an inline file gets a line appended, and a
+        file uploaded through LFS or Xet points at the content of another file the commit uploaded."""
+        lines = [json.loads(line) for line in body.split(b"\n") if line.strip()]
+        uploaded = [line["value"] for line in lines if line["key"] == "lfsFile"]
+        for line in lines:
+            target = line["value"]
+            if target.get("path") != self.alter_file or line["key"] not in ("file", "lfsFile"):
+                continue
+            if line["key"] == "file":
+                content = base64.b64decode(target["content"]) + b"\n# altered on the way to the Hub\n"
+                target["content"] = base64.b64encode(content).decode()
+            else:
+                other = next(value for value in uploaded if value["oid"] != target["oid"])
+                target.update(oid=other["oid"], size=other["size"])
+            with self._lock:
+                self.altered.append(self.alter_file)
+        return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
@@ -67,6 +97,9 @@ class FaultyHub:
                     return
                 if body and proxy.lose_file and re.search(r"/commit/", self.path):
                     body = b"\n".join(line for line in body.split(b"\n") if proxy.lose_file.encode() not in line)
+                    self.headers.replace_header("Content-Length", str(len(body)))
+                if body and proxy.alter_file and re.search(r"/commit/", self.path):
+                    body = proxy._altered(body)
                     self.headers.replace_header("Content-Length", str(len(body)))
                 upstream = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
                 headers = {key: value for key, value in self.headers.items() if key.lower() != "host"}

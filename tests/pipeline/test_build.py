@@ -27,6 +27,7 @@ from tests.helpers import make_params, stage_paths
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "build"
 GOLDEN = DATA / "expected_README.md"
+GOLDEN_CITATION = DATA / "expected_CITATION.cff"
 ROWS = json.loads((DATA / "rows.json").read_text(encoding="utf-8"))
 # Small shards and row groups, so that the tiny input spans several of each.
 BUILD = {"shard_rows": 3, "row_group_rows": 2}
@@ -141,6 +142,15 @@ def test_the_card_matches_the_golden_file(built):
     if os.environ.get("REGENERATE_GOLDEN"):
         GOLDEN.write_text(card, encoding="utf-8")
     assert card == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_the_citation_matches_the_golden_file(built):
+    """Down to its reference to the course it translates: title, authors, URL, code repository and licence."""
+    folder, _ = built
+    citation = (folder / "dist" / "hub" / "CITATION.cff").read_text(encoding="utf-8")
+    if os.environ.get("REGENERATE_GOLDEN"):
+        GOLDEN_CITATION.write_text(citation, encoding="utf-8")
+    assert citation == GOLDEN_CITATION.read_text(encoding="utf-8")
 
 
 def test_the_card_states_the_pipeline_numbers(built):

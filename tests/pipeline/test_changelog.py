@@ -71,6 +71,15 @@ def test_a_fixed_row_in_another_split_has_moved():
     assert changes.moved == {("train", "test"): 1} and changes.required_bump() == "major"
 
 
+def test_a_row_that_keeps_its_id_in_another_split_has_moved():
+    current = [RELEASED[0], ("test", *RELEASED[1][1:]), *RELEASED[2:]]
+    before, after = manifest(RELEASED), manifest(current)
+    assert set(after["id"].to_pylist()) == set(before["id"].to_pylist()), "the same ids, one of them re-split"
+    changes = diff(before, after)
+    assert changes.moved == {("train", "test"): 1} and changes.required_bump() == "major"
+    assert (changes.added, changes.removed, changes.changed) == ({}, {}, {})
+
+
 def test_removed_rows_need_a_major():
     changes = diff(manifest(RELEASED), manifest(RELEASED[:3]))
     assert changes.removed == {"test": 1} and changes.required_bump() == "major"

@@ -14,6 +14,7 @@ import yaml
 
 from pipeline import build, ingest, publish, split, validate
 from pipeline.io import StageError
+from schema.manifest import MANIFEST_FILE
 from tests.helpers import REPO, SEED, make_params, stage_command, stage_paths
 from tests.pipeline.faulty_hub import FaultyHub
 
@@ -245,6 +246,21 @@ def test_a_failed_verification_leaves_no_tag(tmp_path, monkeypatch, hub, repo_id
         result = publish_in_own_process(tmp_path, params, hub.write_token)
     assert result.returncode == 1
     assert "verification of" in result.stderr and "files differ from dist/hub: CITATION.cff" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert tags(repo_id) == {}
+    assert not (tmp_path / PUBLISH.receipt).exists()
+
+
+@pytest.mark.parametrize("altered", ["README.md", "CITATION.cff", "CHANGELOG.md", MANIFEST_FILE])
+def test_a_file_altered_in_the_commit_is_named_and_the_release_not_tagged(tmp_path, monkeypatch, hub, repo_id, altered):
+    with FaultyHub(hub.endpoint, alter_file=altered) as altering:
+        params = release(tmp_path, monkeypatch, hub, repo_id, "1.0.0", endpoint=altering.endpoint)
+        result = publish_in_own_process(tmp_path, params, hub.write_token)
+    assert altering.altered == [altered]
+    assert len(commits(repo_id)) == 2, "the altered release was committed, under the built file names"
+    assert result.returncode == 1
+    named = rf"verification of \w+ failed: files differ from dist/hub: {re.escape(altered)}$"
+    assert re.search(named, result.stderr, re.MULTILINE), result.stderr
     assert "Traceback" not in result.stderr
     assert tags(repo_id) == {}
     assert not (tmp_path / PUBLISH.receipt).exists()

@@ -47,6 +47,34 @@ def test_typographic_variants_share_a_key(variant: str, plain: str) -> None:
     assert matching_key(variant) == matching_key(plain)
 
 
+# Every form the module doc lists in steps 1 and 2, with the plain form it must share a key with, written out here
+# (not read from the module) so that a form dropped from the code fails its case.
+DOCUMENTED_FORMS = [
+    *((apostrophe, "'") for apostrophe in "’‘‛`´ʼ′"),
+    *((quote, '"') for quote in "«»“”„‟″"),
+    *((dash, "-") for dash in "‐‑‒–—―−"),
+    ("…", "..."),
+    # No-break U+00A0, figure U+2007, narrow no-break U+202F, thin U+2009, hair U+200A.
+    *((space, " ") for space in "\u00a0\u2007\u202f\u2009\u200a"),
+    ("ß", "ss"),
+    ("ς", "σ"),
+    ("ſ", "s"),
+    ("ﬀ", "ff"),
+    ("ﬁ", "fi"),
+    ("ﬂ", "fl"),
+    ("ﬃ", "ffi"),
+    ("ﬄ", "ffl"),
+]
+
+
+@pytest.mark.parametrize(
+    ("form", "plain"), DOCUMENTED_FORMS, ids=[f"U+{ord(form):04X}" for form, _ in DOCUMENTED_FORMS]
+)
+def test_every_documented_variant_and_ligature_shares_the_key_of_its_plain_form(form: str, plain: str) -> None:
+    # Inside a word, where no other step (spacing around quotes, trimmed ends) touches it.
+    assert matching_key(f"a{form}b") == matching_key(f"a{plain}b") != matching_key("ab")
+
+
 @pytest.mark.parametrize(
     ("one", "other"),
     [
