@@ -154,29 +154,25 @@ def read_batches(path: Path, batch_rows: int = 65_536, columns: list[str] | None
         yield from parquet_reader(file).iter_batches(batch_size=batch_rows, columns=columns)
 
 
-# Rows decoded at a time while a sample is drawn: the sample is small, and so are the reader's buffers.
-_SAMPLE_READ_ROWS = 8_192
-
-
-def read_sample(path: Path, rows: int, block_rows: int) -> pa.Table:
-    """At most `rows` rows of a parquet file, in blocks of `block_rows` consecutive rows spread evenly over it (the
-    whole file when it is that small); the same file always gives the same sample."""
-    files = table_files(path)
-    total = sum(parquet_reader(file).metadata.num_rows for file in files)
-    if total <= rows:
+def read_sample(path: Path, rows: int) -> pa.Table:
+    """At most `rows` rows of a stage table (see `table_files`): all of it when it is that small, else as many of
+    the first rows of each row group (of row groups spread evenly over it, if it has more than `rows`). The sample
+    spans the whole input while neighbouring rows stay together (a learning rule must see the neighbours a
+    misalignment shifts), and only the pages that hold it are decoded. The same table always gives the same
+    sample."""
+    readers = [parquet_reader(file) for file in table_files(path)]
+    if sum(reader.metadata.num_rows for reader in readers) <= rows:
         return pq.read_table(path)
-    blocks = max(rows // block_rows, 1)
-    block_rows = rows // blocks
-    starts = [block * (total - block_rows) // max(blocks - 1, 1) for block in range(blocks)]
-    taken: list[pa.RecordBatch] = []
-    offset = 0
-    for batch in read_batches(path, _SAMPLE_READ_ROWS):
-        for start in starts:
-            low, high = max(start, offset), min(start + block_rows, offset + batch.num_rows)
-            if low < high:
-                taken.append(batch.slice(low - offset, high - low))
-        offset += batch.num_rows
-    return pa.Table.from_batches(taken, schema=parquet_reader(files[0]).schema_arrow)
+    groups = [
+        (reader, index)
+        for reader in readers
+        for index in range(reader.metadata.num_row_groups)
+        if reader.metadata.row_group(index).num_rows
+    ]
+    chosen = groups if len(groups) <= rows else [groups[i * len(groups) // rows] for i in range(rows)]
+    per_group = rows // len(chosen)
+    taken = [next(reader.iter_batches(batch_size=per_group, row_groups=[index])) for reader, index in chosen]
+    return pa.Table.from_batches(taken, schema=readers[0].schema_arrow)
 
 
 @contextmanager

@@ -57,26 +57,25 @@ _EXAMPLES = 3
 _TOP_REASONS = 3
 # Digits of `reject_rate` in the metrics.
 _RATE_DIGITS = 6
-# Rows of the input read together when a sample is drawn: neighbouring rows stay together in the sample, as the
-# misalignments a learning rule must recognise are shifts between neighbours.
-_SAMPLE_BLOCK_ROWS = 256
 
 
 def _active(rules: tuple[Rule, ...], params: ValidateParams, action: str) -> list[Rule]:
     return [rule for rule in rules if getattr(params.rules, rule.reason) == action]
 
 
+def learners(params: ValidateParams) -> list[LearningRule]:
+    """The learning rules of the catalogue that are not off."""
+    return [rule for rule in RULES if isinstance(rule, LearningRule) and getattr(params.rules, rule.reason) != "off"]
+
+
 def learned(sample: pa.Table, params: ValidateParams) -> tuple[Rule, ...]:
     """The catalogue, each active learning rule having learned from the rows of `sample` the other rules keep."""
-    learners = [
-        rule for rule in RULES if isinstance(rule, LearningRule) and getattr(params.rules, rule.reason) != "off"
-    ]
-    if not learners:
+    if not learners(params):
         return RULES
     kept = [validate_batch(batch, params)[0] for batch in sample.to_batches()]
     pairs = pa.Table.from_batches(kept, schema=SCHEMA)
     english, french = pairs.column("english").combine_chunks(), pairs.column("french").combine_chunks()
-    taught = {rule.reason: rule.learn(english, french, params) for rule in learners}
+    taught = {rule.reason: rule.learn(english, french, params) for rule in learners(params)}
     return tuple(taught.get(rule.reason, rule) for rule in RULES)
 
 
@@ -220,7 +219,11 @@ def run(params: Params, paths: ValidatePaths) -> str:
         raise StageError(f"{paths.input}: no such file; run the ingest stage first (dvc repro ingest)")
     _check_rows_in(pq.ParquetFile(paths.input).metadata.num_rows, paths)
     progress = Progress(STAGE)
-    rules = learned(read_sample(paths.input, settings.misaligned_sample_rows, _SAMPLE_BLOCK_ROWS), settings)
+    # Neighbouring rows stay together in the sample, as the misalignments a learning rule must recognise are shifts
+    # between neighbours.
+    rules = (
+        learned(read_sample(paths.input, settings.misaligned_sample_rows), settings) if learners(settings) else RULES
+    )
     rejected_by_reason: Counter[str] = Counter()
     rejected_by_source: Counter[str] = Counter()
     flagged_by_reason: Counter[str] = Counter()

@@ -8,7 +8,7 @@ from the pairs alone, which is what a corpus with no outside dictionary needs.
 Training works on word types: each pair contributes one instance per (source type, target type) it holds, weighted
 by the counts of both, so each iteration is a few passes of `numpy.bincount` over the instances. Scoring keeps,
 for every source word, its most likely translations (the table's other entries are small and spread over many
-words), and reads Σ_i t(f_j | e_i) for every target word of a batch from one sparse product.
+words), and sums Σ_i t(f_j | e_i) pair by pair over those (`kernels.translated`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
 
+from pipeline.alignment import kernels
 from pipeline.alignment.tokens import Tokens
 
 # Instances learned from at once: bounds the memory of learning to a few times this many numbers.
@@ -34,23 +35,27 @@ LOG_FLOOR = float(np.log(FLOOR))
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """The words one side of the model knows; a word's id is its position."""
+    """The words one side of the model knows; a word's id is its position in `words`, which are sorted so that the
+    ids do not depend on the order of the texts. `slots` and `ids` find a word's id from its key."""
 
     words: pa.Array
+    slots: np.ndarray
+    ids_of_slots: np.ndarray
 
     @classmethod
     def of(cls, tokens: Tokens) -> Vocabulary:
-        """The distinct words of `tokens`, sorted, so that the ids do not depend on the order of the texts."""
-        words = pc.unique(tokens.values)
-        return cls(words.take(pc.array_sort_indices(words)))
+        """The distinct words of `tokens`."""
+        keys, first = np.unique(tokens.keys, return_index=True)
+        words = pa.array(tokens.spelled(first), pa.string())
+        order = pc.array_sort_indices(words).to_numpy()
+        return cls(words.take(pa.array(order)), *kernels.index(keys[order]))
 
     def __len__(self) -> int:
         return len(self.words)
 
     def ids(self, tokens: Tokens) -> np.ndarray:
         """The id of each token, -1 where the word is unknown."""
-        ids = pc.index_in(tokens.values, value_set=self.words)
-        return pc.fill_null(ids, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return kernels.look_up(self.slots, self.ids_of_slots, tokens.keys)
 
     def bags(self, tokens: Tokens) -> Bags:
         """The known words of each text, as ids."""
@@ -59,7 +64,7 @@ class Vocabulary:
 
 @dataclass(frozen=True)
 class Bags:
-    """Known words as a bag per text: word `ids[k]` is in text `rows[k]`."""
+    """Known words as a bag per text, in text order: word `ids[k]` is in text `rows[k]`."""
 
     ids: np.ndarray
     rows: np.ndarray
@@ -96,13 +101,27 @@ class Table:
     background: np.ndarray
     unseen: float
 
-    def probabilities(self, source: Bags, target: Bags) -> np.ndarray:
-        """p(f | source text) = Σ_i t(f | e_i) / (|e| + 1), NULL included, for each word f of `target`."""
-        sources = sparse.csr_array(
-            (np.ones(len(source.rows)), (source.rows, source.ids)), shape=(source.texts, self.matrix.shape[0])
+    def explained(
+        self, source: Tokens, source_ids: np.ndarray, target: Tokens, target_ids: np.ndarray, cognates: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per pair, the sum of log(p(f | source text) / background(f)) over the target words f the model knows or
+        that have a cognate on the source side (`cognates`, translated by its twin with t = 1), and their number;
+        p(f | e) = Σ_i t(f | e_i) / (|e| + 1), NULL included, over the known source words. `ids` are the tokens'
+        ids, -1 for an unknown word."""
+        return kernels.explained(
+            source_ids,
+            source.bounds,
+            target_ids,
+            target.bounds,
+            cognates,
+            self.matrix.indptr,
+            self.matrix.indices,
+            self.matrix.data,
+            self.null,
+            self.background,
+            self.unseen,
+            FLOOR,
         )
-        translated = np.asarray((sources @ self.matrix)[target.rows, target.ids]).ravel() + self.null[target.ids]
-        return translated / (source.lengths[target.rows] + 1)
 
 
 def learn(
@@ -176,20 +195,20 @@ class _Grid:
         target = 1 - source
         source_word = self.words[source]
         t = np.where(self.words[target] == self.null[target], 0.0, 1.0)
+        totals = np.zeros(len(self.count[target]))
         for _ in range(iterations):
             counts = np.zeros(len(t))
             for chunk in self.chunks:
-                source_at, target_at = chunk.at[source], chunk.at[target]
-                if not len(target_at):
-                    continue
-                weight = t[chunk.pair] * self.count[source][source_at]
-                # A chunk holds whole pairs, so each of its target occurrences is explained within it.
-                first = int(target_at.min())
-                local = target_at - first
-                per_target = np.bincount(local, weight)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    share = np.nan_to_num(weight * self.count[target][target_at] / per_target[local])
-                counts += np.bincount(chunk.pair, share, minlength=len(t))
+                kernels.expectation(
+                    chunk.pair,
+                    chunk.at[source],
+                    chunk.at[target],
+                    t,
+                    self.count[source],
+                    self.count[target],
+                    totals,
+                    counts,
+                )
             per_source = np.bincount(source_word, counts, minlength=self.null[source] + 1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 t = np.nan_to_num(counts / per_source[source_word])

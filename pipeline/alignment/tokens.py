@@ -9,115 +9,114 @@ Only the first `max_chars` characters of a text are read: the opening words of a
 translation of the other side as well as the whole paragraph does, and reading every byte of a large corpus would
 cost more than all the other rules together. Both the model and the anchors are bags: the order of the tokens of a
 text is not kept.
+
+A word is a run of letters and a number a run of digits; a TeX command is a backslash and the letters after it.
+Every other character (space, punctuation, the apostrophe of an elision, the hyphen of a compound) separates
+tokens, and a run that mixes letters and digits ("x2") is neither word nor number. Code spans (between backticks)
+and URLs are anchors as written. The loop that reads them all is compiled (`kernels.scan`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# Texts are normalised (single spaces), so once elisions and hyphens are spaces most tokens are one split on spaces
-# and a trim away; the few tokens that still hold something other than letters or digits ("x_i", "\mathbf{x}") are
-# split again on everything but letters, digits and the backslash that starts a TeX command.
-_SPACED = ("'", "’", "-")
-_TRIMMED = '.,;:!?()[]{}"«»“”*~<>=+–—…$%&#@|`_^/'
-_SEPARATORS = r"[^\pL\pN\\]+"
-_COMMAND = r"^\\\pL+$"
-# Code spans and URLs are found with Python's `re` on the few texts that hold a backtick or a scheme.
-_SPANS_SCREEN = r"`|https?://"
-_SPANS = re.compile(r"`([^`\n]+)`|(https?://[^\s)>\]}\"'`]+[^\s)>\]}\"'`.,;:!?])")
+from pipeline.alignment import kernels
+
+# A word's stem is its first STEM_CHARS letters: words at least this long that begin alike on both sides of a pair
+# are taken as cognates ("convolution", "convolutif"), translated whether or not the model knows them.
+STEM_CHARS = 5
 
 ANCHOR_KINDS = ("number", "command", "code", "url")
+# Numbers and TeX commands are read lower-cased, code spans and URLs as written.
+_AS_WRITTEN = (kernels.CODE, kernels.URL)
 
 
 @dataclass(frozen=True)
 class Tokens:
-    """Tokens of a column of texts, as a bag per text: token `k` is `values[k]`, in text `rows[k]`."""
+    """Tokens of a column of texts, as a bag per text, in text order: token `k` is in text `rows[k]`, `keys[k]`
+    identifies it, and it is spelled by the bytes `data[spans[k, 0]:spans[k, 1]]`, lower-cased where `lowered[k]`.
+    Text i's tokens are those from `bounds[i]` to `bounds[i + 1]`."""
 
-    values: pa.Array
+    keys: np.ndarray
     rows: np.ndarray
-    texts: int
+    bounds: np.ndarray
+    spans: np.ndarray
+    data: np.ndarray
+    lowered: np.ndarray
 
-    def where(self, keep: pa.Array | np.ndarray) -> Tokens:
-        """The tokens for which `keep` is true."""
-        mask = keep if isinstance(keep, np.ndarray) else pc.fill_null(keep, False).to_numpy(zero_copy_only=False)
-        return Tokens(self.values.filter(pa.array(mask)), self.rows[mask], self.texts)
+    @property
+    def texts(self) -> int:
+        return len(self.bounds) - 1
 
     def counts(self) -> np.ndarray:
         """How many tokens each text has."""
-        return np.bincount(self.rows, minlength=self.texts)
+        return np.diff(self.bounds)
+
+    def spelled(self, at: np.ndarray) -> list[str]:
+        """The tokens at positions `at`, as read."""
+        spelled = []
+        for (start, end), lowered in zip(self.spans[at].tolist(), self.lowered[at].tolist(), strict=True):
+            text = self.data[start:end].tobytes().decode("utf-8")
+            spelled.append(text.lower() if lowered else text)
+        return spelled
+
+    @property
+    def values(self) -> pa.Array:
+        """Every token, as read."""
+        return pa.array(self.spelled(np.arange(len(self.keys))), pa.string())
 
 
 @dataclass(frozen=True)
 class Text:
-    """A column of texts as the model reads it."""
+    """A column of texts as the model reads it: its UTF-8 bytes (text i is `data[offsets[i]:offsets[i + 1]]`), its
+    words, and its anchors."""
 
+    data: np.ndarray
+    offsets: np.ndarray
     words: Tokens
+    # For each word, the key of its first STEM_CHARS letters, 0 for a shorter word.
+    stems: np.ndarray
     anchors: Tokens
     # For each anchor, its index in ANCHOR_KINDS.
     anchor_kinds: np.ndarray
 
 
-def read(texts: pa.Array, max_chars: int) -> Text:
-    """Words and anchors of the first `max_chars` characters of each text (a null text has none)."""
-    texts = pc.utf8_slice_codeunits(pc.fill_null(texts, ""), 0, max_chars)
-    spaced = pc.utf8_lower(texts)
-    for mark in _SPACED:
-        spaced = pc.replace_substring(spaced, mark, " ")
-    tokens = _tokens(pc.split_pattern(spaced, " "))
-    tokens = Tokens(pc.utf8_trim(tokens.values, characters=_TRIMMED), tokens.rows, tokens.texts)
-    alpha, digit = pc.utf8_is_alpha(tokens.values), pc.utf8_is_digit(tokens.values)
-    compound = tokens.where(pc.invert(pc.or_(alpha, digit)))
-    parts = _tokens(
-        pc.split_pattern_regex(pc.replace_substring(compound.values, "\\", " \\"), _SEPARATORS),
-        compound.rows,
-        tokens.texts,
+def read(texts: pa.Array, max_chars: int, spell_words: bool = True) -> Text:
+    """Words and anchors of the first `max_chars` characters of each text (a null text has none); the words can be
+    spelled only if `spell_words`, which scoring, needing only their keys, does without."""
+    data, offsets = _buffers(texts)
+    words, word_bounds, anchors, anchor_bounds = kernels.scan(
+        data, offsets, max_chars, STEM_CHARS, spell_words, *unicode_tables()
     )
-    words = _joined(tokens.where(alpha), parts.where(pc.utf8_is_alpha(parts.values)))
-    numbers = _joined(tokens.where(digit), parts.where(pc.utf8_is_digit(parts.values)))
-    commands = parts.where(pc.match_substring_regex(parts.values, _COMMAND))
-    code, urls = _spans(texts)
-    anchors = (numbers, commands, code, urls)
-    kinds = np.concatenate([np.full(len(part.rows), kind, np.int8) for kind, part in enumerate(anchors)])
-    return Text(words, _joined(*anchors), kinds)
-
-
-def _tokens(lists: pa.ListArray, rows: np.ndarray | None = None, texts: int | None = None) -> Tokens:
-    """The elements of `lists`, each in the text of its list: list i belongs to text `rows[i]` (default i)."""
-    lengths = np.diff(lists.offsets.to_numpy())
-    owners = np.arange(len(lists)) if rows is None else rows
-    values = pc.list_flatten(lists)
-    return Tokens(values, np.repeat(owners, lengths), len(lists) if texts is None else texts)
-
-
-def _joined(*parts: Tokens) -> Tokens:
-    """The tokens of all `parts`, in part order."""
-    return Tokens(
-        pa.concat_arrays([part.values.cast(pa.string()) for part in parts]),
-        np.concatenate([part.rows for part in parts]),
-        parts[0].texts,
+    word_rows, word_keys, stems, word_spans = words
+    anchor_rows, anchor_kinds, anchor_keys, anchor_spans = anchors
+    return Text(
+        data,
+        offsets,
+        Tokens(word_keys, word_rows, word_bounds, word_spans, data, np.ones(len(word_keys), bool)),
+        stems,
+        Tokens(anchor_keys, anchor_rows, anchor_bounds, anchor_spans, data, ~np.isin(anchor_kinds, _AS_WRITTEN)),
+        anchor_kinds,
     )
 
 
-def _spans(texts: pa.Array) -> tuple[Tokens, Tokens]:
-    """The code spans and the URLs of each text, as written."""
-    code: list[tuple[int, str]] = []
-    urls: list[tuple[int, str]] = []
-    suspects = pc.indices_nonzero(pc.fill_null(pc.match_substring_regex(texts, _SPANS_SCREEN), False))
-    for row, text in zip(suspects.to_pylist(), texts.take(suspects).to_pylist(), strict=True):
-        for span, url in _SPANS.findall(text):
-            if span.strip():
-                code.append((row, " ".join(span.split())))
-            if url:
-                urls.append((row, url))
-    return _listed(code, len(texts)), _listed(urls, len(texts))
+@cache
+def unicode_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Each character's class and lower-case form (`kernels.unicode_tables`), made once per process."""
+    return kernels.unicode_tables()
 
 
-def _listed(found: list[tuple[int, str]], texts: int) -> Tokens:
-    return Tokens(
-        pa.array([value for _, value in found], pa.string()), np.array([row for row, _ in found], np.int64), texts
-    )
+def _buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes of a column of texts and where each text starts in them (a null text is empty)."""
+    texts = pc.fill_null(texts, "") if texts.null_count else texts
+    if not pa.types.is_large_string(texts.type):
+        texts = texts.cast(pa.string())
+    _, offsets, data = texts.buffers()
+    width = np.dtype(np.int64 if pa.types.is_large_string(texts.type) else np.int32)
+    starts = np.frombuffer(offsets, width, count=len(texts) + 1, offset=texts.offset * width.itemsize)
+    return (np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)), starts.astype(np.int64)

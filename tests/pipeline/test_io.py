@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.io import ParquetSink, WriteBehind, read_batches, staged_directory, table_files
+from pipeline.io import ParquetSink, WriteBehind, read_batches, read_sample, staged_directory, table_files
 
 SCHEMA = pa.schema([pa.field("n", pa.int64(), nullable=False)])
 
@@ -80,6 +80,38 @@ def test_a_directory_table_is_read_part_by_part_in_name_order(tmp_path: Path) ->
     (table / "notes.txt").write_text("not a part", encoding="utf-8")
     assert [path.name for path in table_files(table)] == ["part-00000.parquet", "part-00001.parquet"]
     assert [value for batch in read_batches(table, 3) for value in batch["n"].to_pylist()] == list(range(9))
+
+
+def written(path: Path, stop: int, row_group_rows: int) -> Path:
+    with ParquetSink(path, SCHEMA, row_group_rows=row_group_rows) as sink:
+        sink.write(numbers(0, stop))
+    return path
+
+
+def test_a_sample_of_a_small_table_is_all_of_it(tmp_path: Path) -> None:
+    path = written(tmp_path / "t.parquet", 10, row_group_rows=4)
+    assert read_sample(path, 10).column("n").to_pylist() == list(range(10))
+
+
+def test_a_sample_takes_as_many_first_rows_of_each_row_group(tmp_path: Path) -> None:
+    path = written(tmp_path / "t.parquet", 100, row_group_rows=10)
+    sample = read_sample(path, 25)
+    assert sample.column("n").to_pylist() == [n for start in range(0, 100, 10) for n in (start, start + 1)]
+    assert read_sample(path, 25).equals(sample)
+
+
+def test_a_sample_smaller_than_the_row_groups_takes_one_row_of_groups_spread_evenly(tmp_path: Path) -> None:
+    path = written(tmp_path / "t.parquet", 100, row_group_rows=10)
+    assert read_sample(path, 4).column("n").to_pylist() == [0, 20, 50, 70]
+
+
+def test_a_sample_of_a_directory_table_spans_its_parts(tmp_path: Path) -> None:
+    folder = tmp_path / "t"
+    folder.mkdir()
+    for part, start in (("b", 50), ("a", 0)):
+        with ParquetSink(folder / f"{part}.parquet", SCHEMA, row_group_rows=25) as sink:
+            sink.write(numbers(start, start + 50))
+    assert read_sample(folder, 8).column("n").to_pylist() == [0, 1, 25, 26, 50, 51, 75, 76]
 
 
 def test_a_staged_directory_takes_the_place_of_the_old_one_and_leaves_nothing_aside(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from scipy import sparse
 
 from pipeline.alignment import model1
-from pipeline.alignment.model1 import Bags, Table, Vocabulary
+from pipeline.alignment.model1 import Table, Vocabulary
 from pipeline.alignment.tokens import read
 
 ENGLISH = [
@@ -188,17 +188,33 @@ def test_vocabulary_is_sorted_and_distinct_and_unknown_words_are_minus_one():
     assert bags.lengths.tolist() == [1, 1]
 
 
-def test_probabilities_are_the_mean_of_t_over_the_source_words_and_null():
+@pytest.fixture
+def table() -> Table:
     matrix = sparse.csr_array(np.array([[0.5, 0.25], [0.0, 0.75]]))
-    table = Table(matrix, null=np.array([0.1, 0.2]), background=np.array([0.5, 0.5]), unseen=0.1)
-    source = Bags(ids=np.array([0, 0, 1]), rows=np.array([0, 0, 0]), texts=2)
-    target = Bags(ids=np.array([0, 1, 1]), rows=np.array([0, 0, 1]), texts=2)
-    expected = [
-        (0.5 + 0.5 + 0.0 + 0.1) / 4,
-        (0.25 + 0.25 + 0.75 + 0.2) / 4,
-        0.2 / 1,
-    ]
-    assert table.probabilities(source, target) == pytest.approx(expected)
+    return Table(matrix, null=np.array([0.1, 0.2]), background=np.array([0.5, 0.25]), unseen=0.1)
+
+
+def explained(table: Table, cognates: list[bool]) -> tuple[list[float], list[float]]:
+    """Source texts "aa aa bb zz" and "" against targets "xx yy ww" and "yy"; aa, bb, xx and yy are ids 0 and 1."""
+    source = read(pa.array(["aa aa bb zz", ""], pa.string()), 100).words
+    target = read(pa.array(["xx yy ww", "yy"], pa.string()), 100).words
+    logs, counts = table.explained(source, np.array([0, 0, 1, -1]), target, np.array([0, 1, -1, 1]), np.array(cognates))
+    return logs.tolist(), counts.tolist()
+
+
+def test_explained_words_score_the_mean_of_t_over_the_known_source_words_and_null_against_their_background(table):
+    xx, yy = (0.5 + 0.5 + 0.0 + 0.1) / 4, (0.25 + 0.25 + 0.75 + 0.2) / 4
+    logs, counts = explained(table, [False, False, False, False])
+    assert logs == pytest.approx([np.log(xx / 0.5) + np.log(yy / 0.25), np.log(0.2 / 1 / 0.25)])
+    assert counts == [2, 1]
+
+
+def test_a_cognate_is_translated_at_least_as_one_source_word_and_an_unknown_one_counts(table):
+    xx = (0.5 + 0.5 + 0.0 + 0.1) / 4
+    logs, counts = explained(table, [True, False, True, True])
+    assert logs[0] == pytest.approx(np.log(xx / 0.5) + np.log((1.45 / 4) / 0.25) + np.log((1 / 4) / 0.1))
+    assert logs[1] == pytest.approx(np.log(1.0 / 0.25))
+    assert counts == [3, 1]
 
 
 def test_background_is_the_smoothed_share_of_each_target_word(learned):

@@ -61,8 +61,14 @@ def test_tex_commands_are_read_lower_cased():
     assert anchors(r"$\Delta$") == [("command", r"\delta")]
 
 
-def test_code_spans_are_anchors_as_written():
-    assert anchors("Run `pip  install Torch` now") == [("code", "pip install Torch")]
+def test_code_spans_are_anchors_as_written_without_the_spaces_around_them():
+    # The rules read normalised texts, with single spaces.
+    assert anchors("Run ` pip install Torch ` now") == [("code", "pip install Torch")]
+
+
+@pytest.mark.parametrize("text", ["an `unclosed span", "two ``", "` `", "a `broken\nspan` here"])
+def test_backticks_that_quote_nothing_are_no_code_span(text):
+    assert [value for kind, value in anchors(text) if kind == "code"] == []
 
 
 @pytest.mark.parametrize(
