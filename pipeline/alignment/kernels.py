@@ -168,14 +168,15 @@ def _bytes_key(data: np.ndarray, start: int, end: int) -> np.uint64:
 @njit(cache=True, nogil=True)
 def scan(
     data: np.ndarray,
-    offsets: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
     max_chars: int,
     stem_chars: int,
     spell_words: bool,
     classes: np.ndarray,
     lower: np.ndarray,
 ):
-    """The tokens of the first `max_chars` characters of each text (text i is `data[offsets[i]:offsets[i + 1]]`), in
+    """The tokens of the first `max_chars` characters of each text (text i is `data[starts[i]:ends[i]]`), in
     text order: the words as (text, key, stem, span) and the anchors as (text, kind, key, span), a span being the
     token's bytes `start:end` in `data` (words have spans only if `spell_words`, as scoring needs none), each with
     where each text's tokens start (`bounds`, one more than the texts).
@@ -184,11 +185,11 @@ def scan(
     character separates them. Their key hashes their lower-cased characters; a word's stem hashes its first
     `stem_chars` (0 for shorter words). Code spans (between backticks, on one line) and URLs are read as written;
     their key hashes their bytes, and the words and numbers within them are read as well."""
-    texts = len(offsets) - 1
+    texts = len(starts)
     # A word and the separator after it take at least two characters; an anchor can take one.
     chars_read = 0
     for text in range(texts):
-        chars_read += min(offsets[text + 1] - offsets[text], max_chars)
+        chars_read += min(ends[text] - starts[text], max_chars)
     words_bound, anchors_bound = chars_read // 2 + texts, chars_read + texts
     # Only the memory written to is touched: the first touch of a page costs more than the writes to it.
     word_rows, word_keys = np.empty(words_bound, np.int32), np.empty(words_bound, np.uint64)
@@ -202,7 +203,7 @@ def scan(
     words = anchors = 0
     for text in range(texts):
         word_bounds[text], anchor_bounds[text] = words, anchors
-        at, stop, chars = offsets[text], offsets[text + 1], 0
+        at, stop, chars = starts[text], ends[text], 0
         start, backslash, letters, digits, key, stem = -1, False, 0, 0, _FNV_OFFSET, _FNV_OFFSET
         limit, quoted_until = -1, at
         while True:
@@ -377,19 +378,61 @@ def expectation(
 
 
 @njit(cache=True, nogil=True)
-def present(ours: np.ndarray, our_bounds: np.ndarray, theirs: np.ndarray, their_bounds: np.ndarray) -> np.ndarray:
-    """For each of `ours` (keys by text: text i's are `ours[our_bounds[i]:our_bounds[i + 1]]`), whether the same
-    text of `theirs` has its key; a key 0 is never present."""
-    found = np.zeros(len(ours), np.bool_)
-    for text in range(len(our_bounds) - 1):
-        for at in range(our_bounds[text], our_bounds[text + 1]):
-            if ours[at] == 0:
-                continue
-            for other in range(their_bounds[text], their_bounds[text + 1]):
-                if theirs[other] == ours[at]:
-                    found[at] = True
-                    break
-    return found
+def _flag_shared(
+    ours: np.ndarray,
+    start: int,
+    end: int,
+    theirs: np.ndarray,
+    their_start: int,
+    their_end: int,
+    found: np.ndarray,
+    slots: np.ndarray,
+) -> None:
+    """Flags in `found` each of `ours[start:end]` that `theirs[their_start:their_end]` holds (keys 0 never), through
+    a small open-addressing set of theirs in `slots` (zeros, left as they were): a pair's words are too many to
+    compare each with each."""
+    capacity = 8
+    while capacity < 2 * (their_end - their_start):
+        capacity *= 2
+    mask = np.uint64(capacity - 1)
+    for at in range(their_start, their_end):
+        key = theirs[at]
+        if key == 0:
+            continue
+        slot = key & mask
+        while slots[slot] != 0 and slots[slot] != key:
+            slot = (slot + np.uint64(1)) & mask
+        slots[slot] = key
+    for at in range(start, end):
+        key = ours[at]
+        if key == 0:
+            continue
+        slot = key & mask
+        while slots[slot] != 0:
+            if slots[slot] == key:
+                found[at] = True
+                break
+            slot = (slot + np.uint64(1)) & mask
+    slots[:capacity] = 0
+
+
+@njit(cache=True, nogil=True)
+def shared(
+    english: np.ndarray, english_bounds: np.ndarray, french: np.ndarray, french_bounds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each key of either side (by text: text i's English keys are `english[english_bounds[i]:english_bounds[i +
+    1]]`), whether the other side of its pair has it too; a key 0 is never shared."""
+    english_found, french_found = np.zeros(len(english), np.bool_), np.zeros(len(french), np.bool_)
+    most = 0
+    for text in range(len(english_bounds) - 1):
+        most = max(most, english_bounds[text + 1] - english_bounds[text], french_bounds[text + 1] - french_bounds[text])
+    slots = np.zeros(max(8, 4 * most), np.uint64)
+    for text in range(len(english_bounds) - 1):
+        english_start, english_end = english_bounds[text], english_bounds[text + 1]
+        french_start, french_end = french_bounds[text], french_bounds[text + 1]
+        _flag_shared(english, english_start, english_end, french, french_start, french_end, english_found, slots)
+        _flag_shared(french, french_start, french_end, english, english_start, english_end, french_found, slots)
+    return english_found, french_found
 
 
 @njit(cache=True, nogil=True)
@@ -421,12 +464,13 @@ def matched(
     their_keys: np.ndarray,
     their_bounds: np.ndarray,
     their_data: np.ndarray,
-    their_offsets: np.ndarray,
+    their_starts: np.ndarray,
+    their_ends: np.ndarray,
     lower: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """For each anchor of one side (keys by text, as for `present`, spelled by `data[spans[k, 0]:spans[k, 1]]`),
+    """For each anchor of one side (keys by text, as for `shared`, spelled by `data[spans[k, 0]:spans[k, 1]]`),
     whether it is the first of its key in its text, and whether the other side of its pair has it: among that
-    side's anchors, or else anywhere in its whole text (`their_data[their_offsets[i]:their_offsets[i + 1]]`),
+    side's anchors, or else anywhere in its whole text (`their_data[their_starts[i]:their_ends[i]]`),
     lower-cased, as anchors do not sit at the same place on both sides and the cut may halve one."""
     first = np.ones(len(keys), np.bool_)
     found = np.zeros(len(keys), np.bool_)
@@ -444,6 +488,6 @@ def matched(
                     break
             if not found[at]:
                 found[at] = _holds(
-                    their_data, their_offsets[text], their_offsets[text + 1], data, spans[at, 0], spans[at, 1], lower
+                    their_data, their_starts[text], their_ends[text], data, spans[at, 0], spans[at, 1], lower
                 )
     return first, found

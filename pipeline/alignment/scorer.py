@@ -51,9 +51,10 @@ class Scorer:
         )
         return cls(max_chars, english_words, french_words, forward, backward)
 
-    def score(self, english: pa.Array, french: pa.Array) -> Scores:
-        english_text = read(english, self.max_chars, spell_words=False)
-        french_text = read(french, self.max_chars, spell_words=False)
+    def score(self, english: pa.Array, french: pa.Array, rows: np.ndarray | None = None) -> Scores:
+        """Scores of the pairs (english[i], french[i]), or of those at `rows` only."""
+        english_text = read(english, self.max_chars, spell_words=False, rows=rows)
+        french_text = read(french, self.max_chars, spell_words=False, rows=rows)
         english_ids, french_ids = self.english.ids(english_text.words), self.french.ids(french_text.words)
         english_cognates, french_cognates = _cognates(english_text, french_text)
         french_logs, french_count = self.french_given_english.explained(
@@ -102,10 +103,7 @@ def _mean(logs: np.ndarray, words: np.ndarray, shared: np.ndarray, only: np.ndar
 def _cognates(english: Text, french: Text) -> tuple[np.ndarray, np.ndarray]:
     """For each word of either side, whether the other side of its pair has a word of at least STEM_CHARS letters
     beginning with the same STEM_CHARS letters ("convolution", "probabilité" and "probability")."""
-    return (
-        kernels.present(english.stems, english.words.bounds, french.stems, french.words.bounds),
-        kernels.present(french.stems, french.words.bounds, english.stems, english.words.bounds),
-    )
+    return kernels.shared(english.stems, english.words.bounds, french.stems, french.words.bounds)
 
 
 def _matched(ours: Text, theirs: Text) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +117,8 @@ def _matched(ours: Text, theirs: Text) -> tuple[np.ndarray, np.ndarray]:
         theirs.anchors.keys,
         theirs.anchors.bounds,
         theirs.data,
-        theirs.offsets,
+        theirs.starts,
+        theirs.ends,
         unicode_tables()[1],
     )
 
@@ -185,7 +184,7 @@ class CrossFitted:
             if len(rows):
                 parts[side] = (
                     rows,
-                    self.scorers[1 - side].score(english.take(pa.array(rows)), french.take(pa.array(rows))),
+                    self.scorers[1 - side].score(english, french, rows),
                 )
         merged = {name: np.zeros(len(english)) for name in Scores.__dataclass_fields__}
         for rows, scores in parts.values():

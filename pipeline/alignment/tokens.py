@@ -23,7 +23,6 @@ from functools import cache
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.alignment import kernels
 
@@ -73,11 +72,12 @@ class Tokens:
 
 @dataclass(frozen=True)
 class Text:
-    """A column of texts as the model reads it: its UTF-8 bytes (text i is `data[offsets[i]:offsets[i + 1]]`), its
-    words, and its anchors."""
+    """A column of texts as the model reads it: its UTF-8 bytes (text i is `data[starts[i]:ends[i]]`), its words,
+    and its anchors."""
 
     data: np.ndarray
-    offsets: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
     words: Tokens
     # For each word, the key of its first STEM_CHARS letters, 0 for a shorter word.
     stems: np.ndarray
@@ -86,18 +86,22 @@ class Text:
     anchor_kinds: np.ndarray
 
 
-def read(texts: pa.Array, max_chars: int, spell_words: bool = True) -> Text:
-    """Words and anchors of the first `max_chars` characters of each text (a null text has none); the words can be
-    spelled only if `spell_words`, which scoring, needing only their keys, does without."""
-    data, offsets = _buffers(texts)
+def read(texts: pa.Array, max_chars: int, spell_words: bool = True, rows: np.ndarray | None = None) -> Text:
+    """Words and anchors of the first `max_chars` characters of each text, or of the texts at `rows` only (a null
+    text has none); the words can be spelled only if `spell_words`, which scoring, needing only their keys, does
+    without."""
+    data, starts, ends = _buffers(texts)
+    if rows is not None:
+        starts, ends = starts[rows], ends[rows]
     words, word_bounds, anchors, anchor_bounds = kernels.scan(
-        data, offsets, max_chars, STEM_CHARS, spell_words, *unicode_tables()
+        data, starts, ends, max_chars, STEM_CHARS, spell_words, *unicode_tables()
     )
     word_rows, word_keys, stems, word_spans = words
     anchor_rows, anchor_kinds, anchor_keys, anchor_spans = anchors
     return Text(
         data,
-        offsets,
+        starts,
+        ends,
         Tokens(word_keys, word_rows, word_bounds, word_spans, data, np.ones(len(word_keys), bool)),
         stems,
         Tokens(anchor_keys, anchor_rows, anchor_bounds, anchor_spans, data, ~np.isin(anchor_kinds, _AS_WRITTEN)),
@@ -111,12 +115,14 @@ def unicode_tables() -> tuple[np.ndarray, np.ndarray]:
     return kernels.unicode_tables()
 
 
-def _buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The UTF-8 bytes of a column of texts and where each text starts in them (a null text is empty)."""
-    texts = pc.fill_null(texts, "") if texts.null_count else texts
+def _buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The UTF-8 bytes of a column of texts and where each text starts and ends in them (a null text is empty)."""
     if not pa.types.is_large_string(texts.type):
         texts = texts.cast(pa.string())
-    _, offsets, data = texts.buffers()
+    validity, offsets, data = texts.buffers()
     width = np.dtype(np.int64 if pa.types.is_large_string(texts.type) else np.int32)
-    starts = np.frombuffer(offsets, width, count=len(texts) + 1, offset=texts.offset * width.itemsize)
-    return (np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)), starts.astype(np.int64)
+    offsets = np.frombuffer(offsets, width, count=len(texts) + 1, offset=texts.offset * width.itemsize).astype(np.int64)
+    starts, ends = offsets[:-1], offsets[1:]
+    if validity is not None and texts.null_count:
+        ends = np.where(texts.is_valid().to_numpy(zero_copy_only=False), ends, starts)
+    return (np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)), starts, ends

@@ -4,17 +4,19 @@ nothing."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.alignment.calibration import Calibration, calibrate
-from pipeline.alignment.scorer import CrossFitted, Scores, folds
 from pipeline.rules.base import LearningRule
 from schema.card import MisalignedFacts
 from schema.params import ValidateParams
+
+if TYPE_CHECKING:
+    from pipeline.alignment.scorer import CrossFitted, Scores
 
 # Rounds of expectation-maximisation, and how many translations of each word the scorer keeps.
 ITERATIONS = 5
@@ -57,11 +59,15 @@ class Misaligned(LearningRule):
         }
         if pairs < params.misaligned_min_pairs:
             return Misaligned(facts=_facts(MisalignedFacts(judged=False, **limits)))
+        # The scorer, and the compiler of its loops, load only for a corpus large enough to learn from.
+        from pipeline.alignment.scorer import CrossFitted, folds
+
         scorer = CrossFitted.learn(english, french, params.misaligned_max_chars, ITERATIONS, TRANSLATIONS_KEPT)
         corpus = scorer.score(english, french)
         judged = _judged(corpus, params)
-        neighbour = _made_up(scorer, english, french, params, far=False)
-        far = _made_up(scorer, english, french, params, far=True)
+        fold = folds(english)
+        neighbour = _made_up(scorer, english, french, fold, params, far=False)
+        far = _made_up(scorer, english, french, fold, params, far=True)
         calibration = calibrate(corpus.score[judged], neighbour, far, params.misaligned_max_false_rejects)
         facts = MisalignedFacts(
             judged=True,
@@ -114,12 +120,13 @@ def _judged(scores: Scores, params: ValidateParams) -> np.ndarray:
     return (scores.english_words >= params.misaligned_min_words) & (scores.french_words >= params.misaligned_min_words)
 
 
-def _made_up(scorer: CrossFitted, english: pa.Array, french: pa.Array, params: ValidateParams, far: bool) -> np.ndarray:
-    """Scores of each English next to the French of another pair of its fold, the next one or one half the fold
+def _made_up(
+    scorer: CrossFitted, english: pa.Array, french: pa.Array, fold: np.ndarray, params: ValidateParams, far: bool
+) -> np.ndarray:
+    """Scores of each English next to the French of another pair of its `fold`, the next one or one half the fold
     away (wrapping round), where both can be judged and the two French texts differ. Within a fold, so that the
     model scoring a made-up pair has learned from neither of its sides, as for the corpus's own pairs."""
     found = []
-    fold = folds(english)
     for side in (0, 1):
         rows = np.flatnonzero(fold == side)
         if not len(rows):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import random
+import subprocess
+import sys
 from functools import cache
 
 import numpy as np
@@ -17,7 +19,7 @@ from pipeline.rules.alignment import Misaligned
 from schema.card import MisalignedFacts
 from schema.pair import normalize
 from schema.params import ValidateParams
-from tests.helpers import SEED, reconstruction
+from tests.helpers import REPO, SEED, reconstruction
 
 SETTINGS = ValidateParams()
 # Planted pairs are judged only where both sides are paragraphs, not headings: shorter pairs are out of the rule's
@@ -149,6 +151,20 @@ def test_a_corpus_too_small_to_learn_from_is_not_judged():
     assert not rejected
     assert rule.facts == {"judged": False, "learned_from": 99, "min_pairs": 1_000, "min_words": 3}
     assert "too few to learn from" in rule.summary()
+
+
+def test_a_corpus_too_small_to_learn_from_never_loads_the_compiler():
+    # numba is a large import, in time and memory; only learning needs it.
+    code = (
+        "import sys\n"
+        "import pyarrow as pa\n"
+        "from pipeline import validate\n"
+        "from tests.pipeline.rules.test_alignment import SEED, SETTINGS, as_batch, read_pairs\n"
+        "validate.learned(pa.Table.from_batches([as_batch(read_pairs(SEED))]), SETTINGS)\n"
+        "print('numba' in sys.modules)\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, capture_output=True, text=True)
+    assert shown.stdout.strip() == "False"
 
 
 def test_learning_is_deterministic():
