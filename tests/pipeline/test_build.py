@@ -136,21 +136,25 @@ def test_two_builds_of_the_same_input_are_byte_identical(built, tmp_path):
         assert (folder / name).read_bytes() == (tmp_path / name).read_bytes(), name
 
 
+def against_golden(built_file: Path, golden: Path) -> tuple[str, str]:
+    """A built file's text and the golden file's; `REGENERATE_GOLDEN=1` rewrites the golden file first."""
+    text = built_file.read_text(encoding="utf-8")
+    if os.environ.get("REGENERATE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    return text, golden.read_text(encoding="utf-8")
+
+
 def test_the_card_matches_the_golden_file(built):
     folder, _ = built
-    card = (folder / "dist" / "hub" / "README.md").read_text(encoding="utf-8")
-    if os.environ.get("REGENERATE_GOLDEN"):
-        GOLDEN.write_text(card, encoding="utf-8")
-    assert card == GOLDEN.read_text(encoding="utf-8")
+    card, expected = against_golden(folder / "dist" / "hub" / "README.md", GOLDEN)
+    assert card == expected
 
 
 def test_the_citation_matches_the_golden_file(built):
     """Down to its reference to the course it translates: title, authors, URL, code repository and licence."""
     folder, _ = built
-    citation = (folder / "dist" / "hub" / "CITATION.cff").read_text(encoding="utf-8")
-    if os.environ.get("REGENERATE_GOLDEN"):
-        GOLDEN_CITATION.write_text(citation, encoding="utf-8")
-    assert citation == GOLDEN_CITATION.read_text(encoding="utf-8")
+    citation, expected = against_golden(folder / "dist" / "hub" / "CITATION.cff", GOLDEN_CITATION)
+    assert citation == expected
 
 
 def test_the_card_states_the_pipeline_numbers(built):
