@@ -6,9 +6,9 @@ source positions being equally likely: p(f | e) = Π_j (1 / (|e| + 1)) Σ_i t(f_
 from the pairs alone, which is what a corpus with no outside dictionary needs.
 
 Training works on word types: each pair contributes one instance per (source type, target type) it holds, weighted
-by the counts of both, so each iteration is a few passes of `numpy.bincount` over the instances. Scoring keeps,
-for every source word, its most likely translations (the table's other entries are small and spread over many
-words), and sums Σ_i t(f_j | e_i) pair by pair over those (`kernels.translated`).
+by the counts of both, so each iteration is one compiled pass over the instances (`kernels.expectation`). Scoring
+keeps, for every source word, its most likely translations (the table's other entries are small and spread over
+many words), and sums Σ_i t(f_j | e_i) pair by pair over those (`kernels.explained`).
 """
 
 from __future__ import annotations
