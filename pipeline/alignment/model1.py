@@ -36,7 +36,8 @@ LOG_FLOOR = float(np.log(FLOOR))
 @dataclass(frozen=True)
 class Vocabulary:
     """The words one side of the model knows; a word's id is its position in `words`, which are sorted so that the
-    ids do not depend on the order of the texts. `slots` and `ids` find a word's id from its key."""
+    ids do not depend on the order of the texts. `slots` and `ids_of_slots` find a word's id from its key
+    (`kernels.index`)."""
 
     words: pa.Array
     slots: np.ndarray
@@ -75,10 +76,6 @@ class Bags:
         """The words of `ids` that are known (not -1)."""
         known = ids >= 0
         return cls(ids[known], rows[known], texts)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.bincount(self.rows, minlength=self.texts)
 
     def types(self, vocabulary_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each text's distinct words with their counts, plus the NULL word (id `vocabulary_size`) once in every

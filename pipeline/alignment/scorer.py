@@ -79,7 +79,8 @@ class Scorer:
 
     def disagreements_of(self, english: pa.Array, french: pa.Array) -> list[list[str]]:
         """`disagreements` of each pair (english[i], french[i])."""
-        english_text, french_text = read(english, self.max_chars), read(french, self.max_chars)
+        english_text = read(english, self.max_chars, spell_words=False)
+        french_text = read(french, self.max_chars, spell_words=False)
         sides = (("English", _only(english_text, french_text)), ("French", _only(french_text, english_text)))
         phrases: list[list[str]] = []
         for pair in range(len(english)):
@@ -107,7 +108,7 @@ def _cognates(english: Text, french: Text) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _matched(ours: Text, theirs: Text) -> tuple[np.ndarray, np.ndarray]:
-    """For each anchor of one side, whether it is the first of its kind in its text, and whether the other side
+    """For each anchor of one side, whether it is the first of its key in its text, and whether the other side
     of its pair has it (`kernels.matched`)."""
     return kernels.matched(
         ours.anchors.keys,

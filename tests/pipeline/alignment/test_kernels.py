@@ -10,7 +10,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.alignment import kernels
-from pipeline.alignment.tokens import ANCHOR_KINDS, read, unicode_tables
+from pipeline.alignment.scorer import _matched
+from pipeline.alignment.tokens import ANCHOR_KINDS, read
 
 # Letters, digits, the marks that separate or quote tokens, and characters of two and three bytes in UTF-8.
 ALPHABET = "abcXYZéÀçαΩ09 \\`'’-.,:;!?()/_$ht" + "中"
@@ -104,18 +105,7 @@ def test_shared_keys_are_found_within_the_same_pair_only_and_zero_never():
 def test_an_anchor_is_matched_once_among_the_other_sides_anchors_or_in_its_whole_text_whatever_the_case():
     ours = read(pa.array([r"see \Delta and 12 and \delta", "run `Nn.ReLU` 7"], pa.string()), 100)
     theirs = read(pa.array(["voir 12", "cut before `nn.relu` 70"], pa.string()), 12)
-    first, found = kernels.matched(
-        ours.anchors.keys,
-        ours.anchors.bounds,
-        ours.anchors.spans,
-        ours.data,
-        theirs.anchors.keys,
-        theirs.anchors.bounds,
-        theirs.data,
-        theirs.starts,
-        theirs.ends,
-        unicode_tables()[1],
-    )
+    first, found = _matched(ours, theirs)
     assert list(zip(ours.anchors.values.to_pylist(), first.tolist(), found.tolist(), strict=True)) == [
         (r"\delta", True, False),
         ("12", True, True),

@@ -185,7 +185,7 @@ def test_vocabulary_is_sorted_and_distinct_and_unknown_words_are_minus_one():
     bags = vocabulary.bags(query)
     assert bags.ids.tolist() == [3, 2]
     assert bags.rows.tolist() == [0, 1]
-    assert bags.lengths.tolist() == [1, 1]
+    assert bags.texts == 2
 
 
 @pytest.fixture
