@@ -24,6 +24,8 @@ _PLANE = 0x10000
 NUMBER, COMMAND, CODE, URL = 0, 1, 2, 3
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
+# An odd multiplier that spreads consecutive keys over a table's slots.
+_SPREAD = 0x5851F42D4C957F2D
 _BACKTICK, _NEWLINE, _H, _S, _COLON, _SLASH = (ord(mark) for mark in "`\nhs:/")
 _HTTP = tuple(ord(mark) for mark in "http")
 # What ends a URL, besides white space; and the punctuation that ends a sentence rather than the URL before it.
@@ -83,12 +85,20 @@ def _width(first: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _cut(data: np.ndarray, at: int, chars: int, stop: int, max_chars: int) -> int:
-    """Where the first `max_chars` characters of a text ending at `stop` end, from its character `chars` at `at`."""
-    while at < stop and chars < max_chars:
-        at += _width(data[at])
+def _cut(data: np.ndarray, at: int, stop: int, max_chars: int) -> int:
+    """Where the first `max_chars` characters of the text `data[at:stop]` end."""
+    # The characters that start in the first `max_chars` bytes, counted in a loop without branches, then the rest one
+    # by one.
+    end = min(at + max_chars, stop)
+    chars = 0
+    for byte in data[at:end]:
+        chars += (byte & 0xC0) != 0x80
+    while end < stop and data[end] & 0xC0 == 0x80:
+        end += 1
+    while end < stop and chars < max_chars:
+        end += _width(data[end])
         chars += 1
-    return at
+    return end
 
 
 @njit(cache=True, nogil=True)
@@ -177,16 +187,10 @@ def scan(
     lower: np.ndarray,
 ):
     """The tokens of the first `max_chars` characters of each text (text i is `data[starts[i]:ends[i]]`), in
-    text order: the words as (text, key, stem, span) and the anchors as (text, kind, key, span), a span being the
-    token's bytes `start:end` in `data` (words have spans only if `spell_words`, as scoring needs none), each with
-    where each text's tokens start (`bounds`, one more than the texts).
-
-    A word or number is a run of letters and digits, and a TeX command a backslash and such a run; every other
-    character separates them. Their key hashes their lower-cased characters; a word's stem hashes its first
-    `stem_chars` (0 for shorter words). Code spans (between backticks, on one line) and URLs are read as written;
-    their key hashes their bytes, and the words and numbers within them are read as well."""
+    text order (`_read`): the words as (text, key, stem, span) and the anchors as (text, kind, key, span), a span
+    being the token's bytes `start:end` in `data` (words have spans only if `spell_words`, as scoring needs none),
+    each with where each text's tokens start (`bounds`, one more than the texts)."""
     texts = len(starts)
-    # A word and the separator after it take at least two characters; an anchor can take one.
     chars_read = 0
     for text in range(texts):
         chars_read += min(ends[text] - starts[text], max_chars)
@@ -203,58 +207,21 @@ def scan(
     words = anchors = 0
     for text in range(texts):
         word_bounds[text], anchor_bounds[text] = words, anchors
-        at, stop, chars = starts[text], ends[text], 0
-        start, backslash, letters, digits, key, stem = -1, False, 0, 0, _FNV_OFFSET, _FNV_OFFSET
-        limit, quoted_until = -1, at
-        while True:
-            # Past the last character read comes a separator, which ends the last token.
-            reading = at < stop and chars < max_chars
-            point, width = _decode(data, at) if reading else (0, 0)
-            if (point == _BACKTICK or (point == _H and _http(data, at, stop))) and at >= quoted_until:
-                if limit < 0:
-                    limit = _cut(data, at, chars, stop, max_chars)
-                if point == _BACKTICK:
-                    end, quote_start, quote_end = _code_span(data, at, limit)
-                    kind = CODE
-                else:
-                    end = _url(data, at, limit)
-                    quote_start, quote_end, kind = at, end, URL
-                if end >= 0:
-                    quoted_until = end
-                    if quote_end > quote_start:
-                        anchor_rows[anchors], anchor_kinds[anchors] = text, kind
-                        anchor_keys[anchors] = _bytes_key(data, quote_start, quote_end)
-                        anchor_spans[anchors, 0], anchor_spans[anchors, 1] = quote_start, quote_end
-                        anchors += 1
-            kind = classes[point] if point < _PLANE else OTHER
-            if kind == LETTER or kind == DIGIT:
-                if start < 0:
-                    start, backslash, letters, digits, key = at, False, 0, 0, _FNV_OFFSET
-                key = _mix(key, lower[point])
-                letters += kind == LETTER
-                digits += kind == DIGIT
-                if letters + digits == stem_chars:
-                    stem = key
-            else:
-                if start >= 0:
-                    if not backslash and digits == 0:
-                        word_rows[words], word_keys[words] = text, key
-                        word_stems[words] = stem if letters >= stem_chars else np.uint64(0)
-                        if spell_words:
-                            word_spans[words, 0], word_spans[words, 1] = start, at
-                        words += 1
-                    elif (backslash and letters and not digits) or (not backslash and not letters):
-                        anchor_rows[anchors], anchor_keys[anchors] = text, key
-                        anchor_kinds[anchors] = COMMAND if backslash else NUMBER
-                        anchor_spans[anchors, 0], anchor_spans[anchors, 1] = start, at
-                        anchors += 1
-                    start = -1
-                if kind == BACKSLASH:
-                    start, backslash, letters, digits, key = at, True, 0, 0, _mix(_FNV_OFFSET, point)
-            if not reading:
-                break
-            at += width
-            chars += 1
+        words, anchors = _read(
+            data,
+            starts[text],
+            ends[text],
+            max_chars,
+            stem_chars,
+            classes,
+            lower,
+            (word_keys, word_stems, word_spans),
+            words,
+            (anchor_kinds, anchor_keys, anchor_spans),
+            anchors,
+        )
+        word_rows[word_bounds[text] : words] = text
+        anchor_rows[anchor_bounds[text] : anchors] = text
     word_bounds[texts], anchor_bounds[texts] = words, anchors
     return (
         (word_rows[:words], word_keys[:words], word_stems[:words], word_spans[: words if spell_words else 0]),
@@ -262,6 +229,92 @@ def scan(
         (anchor_rows[:anchors], anchor_kinds[:anchors], anchor_keys[:anchors], anchor_spans[:anchors]),
         anchor_bounds,
     )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _read(
+    data: np.ndarray,
+    at: int,
+    stop: int,
+    max_chars: int,
+    stem_chars: int,
+    classes: np.ndarray,
+    lower: np.ndarray,
+    word_out,
+    words: int,
+    anchor_out,
+    anchors: int,
+) -> tuple[int, int]:
+    """Writes the tokens of the first `max_chars` characters of the text `data[at:stop]` to `word_out` (keys, stems,
+    spans: spans only where that array has rows) from position `words`, and to `anchor_out` (kinds, keys, spans)
+    from position `anchors`; returns the positions after the last of each. A text has at most `max_chars // 2 + 1`
+    words and `max_chars + 1` anchors.
+
+    A word or number is a run of letters and digits, and a TeX command a backslash and such a run; every other
+    character separates them. Their key hashes their lower-cased characters; a word's stem hashes its first
+    `stem_chars` (0 for shorter words). Code spans (between backticks, on one line) and URLs are read as written;
+    their key hashes their bytes, and the words and numbers within them are read as well."""
+    word_keys, word_stems, word_spans = word_out
+    spell_words = len(word_spans) > 0
+    cut = _cut(data, at, stop, max_chars)
+    quoted_until = at
+    while at < cut:
+        point, width = _decode(data, at)
+        kind = classes[point] if point < _PLANE else OTHER
+        if point == _BACKTICK and at >= quoted_until:
+            end, quote_start, quote_end = _code_span(data, at, cut)
+            if end >= 0:
+                quoted_until = end
+                anchors = _quoted(data, quote_start, quote_end, CODE, anchor_out, anchors)
+        if kind == OTHER:
+            at += width
+            continue
+        # A token: a backslash or a letter or digit, then the letters and digits up to the next other character.
+        start, backslash, letters, digits, key, stem = at, kind == BACKSLASH, 0, 0, _FNV_OFFSET, np.uint64(0)
+        if backslash:
+            key = _mix(key, point)
+            at += width
+        while at < cut:
+            point, width = _decode(data, at)
+            kind = classes[point] if point < _PLANE else OTHER
+            if kind != LETTER and kind != DIGIT:
+                break
+            if point == _H and at >= quoted_until:
+                end = _url(data, at, cut)
+                if end >= 0:
+                    quoted_until = end
+                    anchors = _quoted(data, at, end, URL, anchor_out, anchors)
+            key = _mix(key, lower[point])
+            letters += kind == LETTER
+            digits += kind == DIGIT
+            if letters + digits == stem_chars:
+                stem = key
+            at += width
+        if not backslash and digits == 0:
+            word_keys[words] = key
+            word_stems[words] = stem if letters >= stem_chars else np.uint64(0)
+            if spell_words:
+                word_spans[words, 0], word_spans[words, 1] = start, at
+            words += 1
+        elif (backslash and letters and not digits) or (not backslash and not letters):
+            anchors = _token_anchor(key, COMMAND if backslash else NUMBER, start, at, anchor_out, anchors)
+    return words, anchors
+
+
+@njit(cache=True, nogil=True)
+def _quoted(data: np.ndarray, start: int, end: int, kind: int, anchor_out, anchors: int) -> int:
+    """Writes the code span or URL `data[start:end]` as anchor `anchors` (none if it is empty); returns the next."""
+    if end <= start:
+        return anchors
+    return _token_anchor(_bytes_key(data, start, end), kind, start, end, anchor_out, anchors)
+
+
+@njit(cache=True, nogil=True)
+def _token_anchor(key: np.uint64, kind: int, start: int, end: int, anchor_out, anchors: int) -> int:
+    anchor_kinds, anchor_keys, anchor_spans = anchor_out
+    anchor_kinds[anchors], anchor_keys[anchors] = kind, key
+    anchor_spans[anchors, 0], anchor_spans[anchors, 1] = start, end
+    return anchors + 1
 
 
 @njit(cache=True, nogil=True)
@@ -284,72 +337,70 @@ def index(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @njit(cache=True, nogil=True)
 def look_up(slots: np.ndarray, ids: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """The id of each of `keys` in the table (`index`), -1 where it is not there."""
-    mask = np.uint64(len(slots) - 1)
-    found = np.full(len(keys), -1, np.int64)
+    found = np.empty(len(keys), np.int64)
     for i in range(len(keys)):
-        slot = (keys[i] ^ (keys[i] >> np.uint64(32))) & mask
-        while ids[slot] >= 0:
-            if slots[slot] == keys[i]:
-                found[i] = ids[slot]
-                break
-            slot = (slot + np.uint64(1)) & mask
+        found[i] = _id_of(slots, ids, keys[i])
     return found
 
 
 @njit(cache=True, nogil=True)
-def explained(
+def _id_of(slots: np.ndarray, ids: np.ndarray, key: np.uint64) -> int:
+    mask = np.uint64(len(slots) - 1)
+    slot = (key ^ (key >> np.uint64(32))) & mask
+    while ids[slot] >= 0:
+        if slots[slot] == key:
+            return ids[slot]
+        slot = (slot + np.uint64(1)) & mask
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _explained(
     source_ids: np.ndarray,
-    source_bounds: np.ndarray,
+    sources: int,
     target_ids: np.ndarray,
-    target_bounds: np.ndarray,
+    targets: int,
     cognates: np.ndarray,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    values: np.ndarray,
-    null: np.ndarray,
-    background: np.ndarray,
-    unseen: float,
+    table,
     floor: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per text, the sum of log(p(f | source text) / background(f)) over its target words f that the model knows or
-    that have a cognate on the source side, and their number: p(f | e) = (Σ_i t(f | e_i) + t(f | NULL)) / (|e| + 1)
-    over the known source words e_i, at least 1 / (|e| + 1) for a cognate, at least `floor`. Text i's words are
-    `ids[bounds[i]:bounds[i + 1]]` (-1 for an unknown word), t a CSR matrix (`indptr`, `indices`, `values`) by
-    source word, `background` that of each known target word and `unseen` that of the others."""
-    texts = len(source_bounds) - 1
-    logs, counts = np.zeros(texts), np.zeros(texts)
-    sums = np.zeros(len(null))
-    for text in range(texts):
-        known, product, factors = 0, 1.0, 0
-        for at in range(source_bounds[text], source_bounds[text + 1]):
-            word = source_ids[at]
-            if word >= 0:
-                known += 1
-                for entry in range(indptr[word], indptr[word + 1]):
-                    sums[indices[entry]] += values[entry]
-        for at in range(target_bounds[text], target_bounds[text + 1]):
-            word = target_ids[at]
-            if word >= 0:
-                probability, expected = (sums[word] + null[word]) / (known + 1), background[word]
-            elif cognates[at]:
-                probability, expected = 0.0, unseen
-            else:
-                continue
-            if cognates[at]:
-                probability = max(probability, 1 / (known + 1))
-            product *= max(probability, floor) / expected
-            counts[text] += 1
-            factors += 1
-            if factors == _FACTORS_PER_LOG:
-                logs[text] += np.log(product)
-                product, factors = 1.0, 0
-        logs[text] += np.log(product)
-        for at in range(source_bounds[text], source_bounds[text + 1]):
-            word = source_ids[at]
-            if word >= 0:
-                for entry in range(indptr[word], indptr[word + 1]):
-                    sums[indices[entry]] = 0.0
-    return logs, counts
+    sums: np.ndarray,
+) -> tuple[float, int]:
+    """For one pair, the sum of log(p(f | source text) / background(f)) over its target words f that the model
+    knows or that have a cognate on the source side, and their number: p(f | e) = (Σ_i t(f | e_i) + t(f | NULL)) /
+    (|e| + 1) over the known source words e_i, at least 1 / (|e| + 1) for a cognate, at least `floor`. The words
+    are `source_ids[:sources]` and `target_ids[:targets]` (-1 for an unknown word); `table` is t as a CSR matrix by
+    source word (`indptr`, `indices`, `values`), NULL's row, the background of each known target word and that of
+    the others (`model1.Table`). `sums` is scratch space, one zero per target word, left as it was."""
+    indptr, indices, values, null, background, unseen = table
+    known, product, factors, logs, count = 0, 1.0, 0, 0.0, 0
+    for at in range(sources):
+        word = source_ids[at]
+        if word >= 0:
+            known += 1
+            for entry in range(indptr[word], indptr[word + 1]):
+                sums[indices[entry]] += values[entry]
+    for at in range(targets):
+        word = target_ids[at]
+        if word >= 0:
+            probability, expected = (sums[word] + null[word]) / (known + 1), background[word]
+        elif cognates[at]:
+            probability, expected = 0.0, unseen
+        else:
+            continue
+        if cognates[at]:
+            probability = max(probability, 1 / (known + 1))
+        product *= max(probability, floor) / expected
+        count += 1
+        factors += 1
+        if factors == _FACTORS_PER_LOG:
+            logs += np.log(product)
+            product, factors = 1.0, 0
+    for at in range(sources):
+        word = source_ids[at]
+        if word >= 0:
+            for entry in range(indptr[word], indptr[word + 1]):
+                sums[indices[entry]] = 0.0
+    return logs + np.log(product), count
 
 
 @njit(cache=True, nogil=True)
@@ -379,23 +430,16 @@ def expectation(
 
 @njit(cache=True, nogil=True)
 def _flag_shared(
-    ours: np.ndarray,
-    start: int,
-    end: int,
-    theirs: np.ndarray,
-    their_start: int,
-    their_end: int,
-    found: np.ndarray,
-    slots: np.ndarray,
+    ours: np.ndarray, count: int, theirs: np.ndarray, their_count: int, found: np.ndarray, slots: np.ndarray
 ) -> None:
-    """Flags in `found` each of `ours[start:end]` that `theirs[their_start:their_end]` holds (keys 0 never), through
-    a small open-addressing set of theirs in `slots` (zeros, left as they were): a pair's words are too many to
+    """Sets `found[k]` for each of `ours[:count]`: whether `theirs[:their_count]` holds it (a key 0 never), through a
+    small open-addressing set of theirs in `slots` (zeros, left as they were): a pair's words are too many to
     compare each with each."""
     capacity = 8
-    while capacity < 2 * (their_end - their_start):
+    while capacity < 2 * their_count:
         capacity *= 2
     mask = np.uint64(capacity - 1)
-    for at in range(their_start, their_end):
+    for at in range(their_count):
         key = theirs[at]
         if key == 0:
             continue
@@ -403,8 +447,9 @@ def _flag_shared(
         while slots[slot] != 0 and slots[slot] != key:
             slot = (slot + np.uint64(1)) & mask
         slots[slot] = key
-    for at in range(start, end):
+    for at in range(count):
         key = ours[at]
+        found[at] = False
         if key == 0:
             continue
         slot = key & mask
@@ -414,25 +459,6 @@ def _flag_shared(
                 break
             slot = (slot + np.uint64(1)) & mask
     slots[:capacity] = 0
-
-
-@njit(cache=True, nogil=True)
-def shared(
-    english: np.ndarray, english_bounds: np.ndarray, french: np.ndarray, french_bounds: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each key of either side (by text: text i's English keys are `english[english_bounds[i]:english_bounds[i +
-    1]]`), whether the other side of its pair has it too; a key 0 is never shared."""
-    english_found, french_found = np.zeros(len(english), np.bool_), np.zeros(len(french), np.bool_)
-    most = 0
-    for text in range(len(english_bounds) - 1):
-        most = max(most, english_bounds[text + 1] - english_bounds[text], french_bounds[text + 1] - french_bounds[text])
-    slots = np.zeros(max(8, 4 * most), np.uint64)
-    for text in range(len(english_bounds) - 1):
-        english_start, english_end = english_bounds[text], english_bounds[text + 1]
-        french_start, french_end = french_bounds[text], french_bounds[text + 1]
-        _flag_shared(english, english_start, english_end, french, french_start, french_end, english_found, slots)
-        _flag_shared(french, french_start, french_end, english, english_start, english_end, french_found, slots)
-    return english_found, french_found
 
 
 @njit(cache=True, nogil=True)
@@ -468,26 +494,235 @@ def matched(
     their_ends: np.ndarray,
     lower: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """For each anchor of one side (keys by text, as for `shared`, spelled by `data[spans[k, 0]:spans[k, 1]]`),
-    whether it is the first of its key in its text, and whether the other side of its pair has it: among that
-    side's anchors, or else anywhere in its whole text (`their_data[their_starts[i]:their_ends[i]]`),
-    lower-cased, as anchors do not sit at the same place on both sides and the cut may halve one."""
-    first = np.ones(len(keys), np.bool_)
+    """For each anchor of one side (keys by text: text i's are `keys[bounds[i]:bounds[i + 1]]`, spelled by
+    `data[spans[k, 0]:spans[k, 1]]`), whether it is the first of its key in its text, and whether the other side
+    of its pair has it (`_match`)."""
+    first = np.zeros(len(keys), np.bool_)
     found = np.zeros(len(keys), np.bool_)
     for text in range(len(bounds) - 1):
         for at in range(bounds[text], bounds[text + 1]):
-            for before in range(bounds[text], at):
-                if keys[before] == keys[at]:
-                    first[at] = False
-                    break
-            if not first[at]:
-                continue
-            for other in range(their_bounds[text], their_bounds[text + 1]):
-                if their_keys[other] == keys[at]:
-                    found[at] = True
-                    break
-            if not found[at]:
-                found[at] = _holds(
-                    their_data, their_starts[text], their_ends[text], data, spans[at, 0], spans[at, 1], lower
-                )
+            first[at], found[at] = _match(
+                keys,
+                bounds[text],
+                at,
+                spans,
+                data,
+                their_keys[their_bounds[text] : their_bounds[text + 1]],
+                their_data[their_starts[text] : their_ends[text]],
+                lower,
+            )
     return first, found
+
+
+@njit(cache=True, nogil=True)
+def _match(
+    keys: np.ndarray,
+    start: int,
+    at: int,
+    spans: np.ndarray,
+    data: np.ndarray,
+    their_keys: np.ndarray,
+    their_text: np.ndarray,
+    lower: np.ndarray,
+) -> tuple[bool, bool]:
+    """Whether anchor `at` of a text (whose anchors start at `start`) is the first of its key in it, and if so
+    whether the other side has it: among its anchors (`their_keys`), or else anywhere in its whole text
+    (`their_text`, lower-cased), as anchors do not sit at the same place on both sides and the cut may halve one."""
+    for before in range(start, at):
+        if keys[before] == keys[at]:
+            return False, False
+    for other in range(len(their_keys)):
+        if their_keys[other] == keys[at]:
+            return True, True
+    return True, _holds(their_text, 0, len(their_text), data, spans[at, 0], spans[at, 1], lower)
+
+
+@njit(cache=True, nogil=True)
+def _anchor_counts(
+    keys: np.ndarray,
+    spans: np.ndarray,
+    count: int,
+    data: np.ndarray,
+    their_keys: np.ndarray,
+    their_text: np.ndarray,
+    lower: np.ndarray,
+) -> tuple[int, int]:
+    """Of the distinct anchors `keys[:count]` of one side, how many the other side has (`_match`), and how many not."""
+    shared = only = 0
+    for at in range(count):
+        first, found = _match(keys, 0, at, spans, data, their_keys, their_text, lower)
+        shared += first and found
+        only += first and not found
+    return shared, only
+
+
+@njit(cache=True, nogil=True)
+def _text_space(max_chars: int):
+    """Room for the tokens of one text of at most `max_chars` characters (`_read`): words (keys, stems, no spans) and
+    anchors (kinds, keys, spans), and for each word its id and whether it has a cognate."""
+    words, anchors = max_chars // 2 + 1, max_chars + 1
+    return (
+        (np.empty(words, np.uint64), np.empty(words, np.uint64), np.empty((0, 2), np.int64)),
+        (np.empty(anchors, np.int8), np.empty(anchors, np.uint64), np.empty((anchors, 2), np.int64)),
+        np.empty(words, np.int64),
+        np.empty(words, np.bool_),
+    )
+
+
+@njit(cache=True, nogil=True)
+def pair_sums(
+    english: tuple[np.ndarray, np.ndarray, np.ndarray],
+    french: tuple[np.ndarray, np.ndarray, np.ndarray],
+    rows: np.ndarray,
+    max_chars: int,
+    stem_chars: int,
+    classes: np.ndarray,
+    lower: np.ndarray,
+    english_vocabulary: tuple[np.ndarray, np.ndarray],
+    french_vocabulary: tuple[np.ndarray, np.ndarray],
+    forward,
+    backward,
+    floor: float,
+) -> np.ndarray:
+    """The sums the scorer makes of each pair at `rows`, text i of a side being `data[starts[i]:ends[i]]` of its
+    `(data, starts, ends)`. Each text is read once (`_read`) into room that the next pair reuses, and nothing of it
+    is kept: the sums are rows of one number per pair,
+
+        0, 1  the French words explained by the English side through `forward` (`_explained`): log sum, number;
+        2, 3  the English words explained by the French side through `backward`: log sum, number;
+        4, 5  the distinct English anchors that the French side has, and those it has not (`_anchor_counts`);
+        6, 7  the distinct French anchors that the English side has, and those it has not;
+
+    words being looked up in each side's vocabulary (`(slots, ids)` of `index`) and cognates found by stem."""
+    sums = np.empty((8, len(rows)))
+    english_words, english_anchors, english_ids, english_cognates = _text_space(max_chars)
+    french_words, french_anchors, french_ids, french_cognates = _text_space(max_chars)
+    english_scratch, french_scratch = np.zeros(len(backward[3])), np.zeros(len(forward[3]))
+    slots = np.zeros(4 * len(english_ids), np.uint64)
+    english_data, english_starts, english_ends = english
+    french_data, french_starts, french_ends = french
+    for pair in range(len(rows)):
+        row = rows[pair]
+        english_start, english_end = english_starts[row], english_ends[row]
+        french_start, french_end = french_starts[row], french_ends[row]
+        english_count, english_anchor_count = _read(
+            english_data,
+            english_start,
+            english_end,
+            max_chars,
+            stem_chars,
+            classes,
+            lower,
+            english_words,
+            0,
+            english_anchors,
+            0,
+        )
+        french_count, french_anchor_count = _read(
+            french_data,
+            french_start,
+            french_end,
+            max_chars,
+            stem_chars,
+            classes,
+            lower,
+            french_words,
+            0,
+            french_anchors,
+            0,
+        )
+        for at in range(english_count):
+            english_ids[at] = _id_of(english_vocabulary[0], english_vocabulary[1], english_words[0][at])
+        for at in range(french_count):
+            french_ids[at] = _id_of(french_vocabulary[0], french_vocabulary[1], french_words[0][at])
+        _flag_shared(english_words[1], english_count, french_words[1], french_count, english_cognates, slots)
+        _flag_shared(french_words[1], french_count, english_words[1], english_count, french_cognates, slots)
+        sums[0, pair], sums[1, pair] = _explained(
+            english_ids, english_count, french_ids, french_count, french_cognates, forward, floor, french_scratch
+        )
+        sums[2, pair], sums[3, pair] = _explained(
+            french_ids, french_count, english_ids, english_count, english_cognates, backward, floor, english_scratch
+        )
+        sums[4, pair], sums[5, pair] = _anchor_counts(
+            english_anchors[1],
+            english_anchors[2],
+            english_anchor_count,
+            english_data,
+            french_anchors[1][:french_anchor_count],
+            french_data[french_start:french_end],
+            lower,
+        )
+        sums[6, pair], sums[7, pair] = _anchor_counts(
+            french_anchors[1],
+            french_anchors[2],
+            french_anchor_count,
+            french_data,
+            english_anchors[1][:english_anchor_count],
+            english_data[english_start:english_end],
+            lower,
+        )
+    return sums
+
+
+@njit(cache=True, nogil=True)
+def instances(
+    english_ids: np.ndarray,
+    english_bounds: np.ndarray,
+    french_ids: np.ndarray,
+    french_bounds: np.ndarray,
+    english_null: int,
+    french_null: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The instances Model 1 learns from: one per (English type, French type) occurrence of each pair, but not NULL
+    with NULL (pair i's types are `ids[bounds[i]:bounds[i + 1]]`). Returns, per instance, the positions of its
+    English and French types and the id of its word pair, and the word pairs as keys `english * (french_null + 1) +
+    french`, their ids in the order they first occur."""
+    total = 0
+    for text in range(len(english_bounds) - 1):
+        total += (english_bounds[text + 1] - english_bounds[text]) * (french_bounds[text + 1] - french_bounds[text])
+    english_at, french_at, pair = np.empty(total, np.int32), np.empty(total, np.int32), np.empty(total, np.int32)
+    width = french_null + 1
+    capacity = 1024
+    slots, ids = np.empty(capacity, np.int64), np.full(capacity, -1, np.int32)
+    keys = np.empty(capacity // 2, np.int64)
+    found = count = 0
+    for text in range(len(english_bounds) - 1):
+        for english in range(english_bounds[text], english_bounds[text + 1]):
+            for french in range(french_bounds[text], french_bounds[text + 1]):
+                if english_ids[english] == english_null and french_ids[french] == french_null:
+                    continue
+                key = english_ids[english] * width + french_ids[french]
+                slot = _slot(key, capacity)
+                while ids[slot] >= 0 and slots[slot] != key:
+                    slot = (slot + 1) & (capacity - 1)
+                if ids[slot] < 0:
+                    if 2 * (found + 1) > capacity:
+                        capacity *= 2
+                        slots, ids = _rehashed(keys, found, capacity)
+                        keys = np.concatenate((keys, np.empty(len(keys), np.int64)))
+                        slot = _slot(key, capacity)
+                        while ids[slot] >= 0:
+                            slot = (slot + 1) & (capacity - 1)
+                    slots[slot], ids[slot], keys[found] = key, found, key
+                    found += 1
+                english_at[count], french_at[count], pair[count] = english, french, ids[slot]
+                count += 1
+    return english_at[:count], french_at[:count], pair[:count], keys[:found]
+
+
+@njit(cache=True, nogil=True)
+def _slot(key: int, capacity: int) -> int:
+    """Where a non-negative key's search starts in a table of `capacity` slots (a power of two)."""
+    return ((key * _SPREAD) >> 32) & (capacity - 1)
+
+
+@njit(cache=True, nogil=True)
+def _rehashed(keys: np.ndarray, found: int, capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """An open-addressing table of `capacity` slots holding `keys[:found]`, key i with id i."""
+    slots, ids = np.empty(capacity, np.int64), np.full(capacity, -1, np.int32)
+    for i in range(found):
+        slot = _slot(keys[i], capacity)
+        while ids[slot] >= 0:
+            slot = (slot + 1) & (capacity - 1)
+        slots[slot], ids[slot] = keys[i], i
+    return slots, ids

@@ -8,7 +8,7 @@ from the pairs alone, which is what a corpus with no outside dictionary needs.
 Training works on word types: each pair contributes one instance per (source type, target type) it holds, weighted
 by the counts of both, so each iteration is one compiled pass over the instances (`kernels.expectation`). Scoring
 keeps, for every source word, its most likely translations (the table's other entries are small and spread over
-many words), and sums Σ_i t(f_j | e_i) pair by pair over those (`kernels.explained`).
+many words), and sums Σ_i t(f_j | e_i) pair by pair over those (`kernels._explained`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from scipy import sparse
 from pipeline.alignment import kernels
 from pipeline.alignment.tokens import Tokens
 
-# Instances learned from at once: bounds the memory of learning to a few times this many numbers.
-_CHUNK_INSTANCES = 1 << 20
 # Translation probabilities below this are dropped before the `top` of each word are chosen: a word whose best
 # translations are that unlikely explains nothing.
 _NEGLIGIBLE = 1e-3
@@ -57,6 +55,11 @@ class Vocabulary:
     def ids(self, tokens: Tokens) -> np.ndarray:
         """The id of each token, -1 where the word is unknown."""
         return kernels.look_up(self.slots, self.ids_of_slots, tokens.keys)
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The vocabulary as the compiled loops take it: its table of keys (`kernels.index`)."""
+        return self.slots, self.ids_of_slots
 
     def bags(self, tokens: Tokens) -> Bags:
         """The known words of each text, as ids."""
@@ -98,27 +101,10 @@ class Table:
     background: np.ndarray
     unseen: float
 
-    def explained(
-        self, source: Tokens, source_ids: np.ndarray, target: Tokens, target_ids: np.ndarray, cognates: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per pair, the sum of log(p(f | source text) / background(f)) over the target words f the model knows or
-        that have a cognate on the source side (`cognates`, translated by its twin with t = 1), and their number;
-        p(f | e) = Σ_i t(f | e_i) / (|e| + 1), NULL included, over the known source words. `ids` are the tokens'
-        ids, -1 for an unknown word."""
-        return kernels.explained(
-            source_ids,
-            source.bounds,
-            target_ids,
-            target.bounds,
-            cognates,
-            self.matrix.indptr,
-            self.matrix.indices,
-            self.matrix.data,
-            self.null,
-            self.background,
-            self.unseen,
-            FLOOR,
-        )
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+        """The table as the compiled loops take it (`kernels._explained`)."""
+        return self.matrix.indptr, self.matrix.indices, self.matrix.data, self.null, self.background, self.unseen
 
 
 def learn(
@@ -136,22 +122,14 @@ def learn(
 
 
 @dataclass(frozen=True)
-class _Chunk:
-    """The instances of consecutive pairs: `pair` indexes the distinct (English, French) words of the grid, `at` the
-    English and French type occurrences an instance holds."""
+class _Grid:
+    """One instance per (English type, French type) of each pair, the NULL word included on both sides (but not
+    NULL with NULL): instance k holds the type occurrences `at[0][k]` and `at[1][k]` and the word pair `pair[k]`.
+    `words` gives the distinct (English, French) word pairs; `count[side]` is the count of each type occurrence of
+    that side in its pair, `ids[side]` its word, and `null[side]` the id of that side's NULL."""
 
     pair: np.ndarray
     at: tuple[np.ndarray, np.ndarray]
-
-
-@dataclass(frozen=True)
-class _Grid:
-    """One instance per (English type, French type) of each pair, the NULL word included on both sides (but not
-    NULL with NULL), kept in chunks of consecutive pairs so that learning holds the temporaries of one chunk at a
-    time. `words` gives the distinct (English, French) words of the instances; `count[side]` is the count of each
-    type occurrence of that side in its pair, `ids[side]` its word, and `null[side]` the id of that side's NULL."""
-
-    chunks: list[_Chunk]
     words: tuple[np.ndarray, np.ndarray]
     count: tuple[np.ndarray, np.ndarray]
     ids: tuple[np.ndarray, np.ndarray]
@@ -161,25 +139,18 @@ class _Grid:
     def of(cls, english: Bags, french: Bags, english_size: int, french_size: int) -> _Grid:
         english_text, english_ids, english_counts = english.types(english_size)
         french_text, french_ids, french_counts = french.types(french_size)
-        per_english = np.bincount(english_text, minlength=english.texts)
-        per_french = np.bincount(french_text, minlength=french.texts)
-        english_offsets, french_offsets = _offsets(per_english), _offsets(per_french)
-        sizes = per_english * per_french
+        english_at, french_at, pair, distinct = kernels.instances(
+            english_ids,
+            _bounds(english_text, english.texts),
+            french_ids,
+            _bounds(french_text, french.texts),
+            english_size,
+            french_size,
+        )
         width = french_size + 1
-        ats, keys = [], []
-        for texts in _chunked(sizes):
-            text = np.repeat(texts, sizes[texts])
-            within = np.arange(len(text)) - np.repeat(np.cumsum(sizes[texts]) - sizes[texts], sizes[texts])
-            i, j = np.divmod(within, per_french[text])
-            english_at, french_at = english_offsets[text] + i, french_offsets[text] + j
-            real = (english_ids[english_at] != english_size) | (french_ids[french_at] != french_size)
-            english_at, french_at = english_at[real], french_at[real]
-            ats.append((english_at.astype(np.int32), french_at.astype(np.int32)))
-            keys.append(pa.array(english_ids[english_at] * width + french_ids[french_at]))
-        words = pc.dictionary_encode(pa.chunked_array(keys, pa.int64()))
-        distinct = (words.chunk(0).dictionary if words.num_chunks else pa.array([], pa.int64())).to_numpy()
         return cls(
-            chunks=[_Chunk(chunk.indices.to_numpy(), at) for chunk, at in zip(words.chunks, ats, strict=True)],
+            pair=pair,
+            at=(english_at, french_at),
             words=(distinct // width, distinct % width),
             count=(english_counts, french_counts),
             ids=(english_ids, french_ids),
@@ -195,32 +166,25 @@ class _Grid:
         totals = np.zeros(len(self.count[target]))
         for _ in range(iterations):
             counts = np.zeros(len(t))
-            for chunk in self.chunks:
-                kernels.expectation(
-                    chunk.pair,
-                    chunk.at[source],
-                    chunk.at[target],
-                    t,
-                    self.count[source],
-                    self.count[target],
-                    totals,
-                    counts,
-                )
+            kernels.expectation(
+                self.pair,
+                self.at[source],
+                self.at[target],
+                t,
+                self.count[source],
+                self.count[target],
+                totals,
+                counts,
+            )
             per_source = np.bincount(source_word, counts, minlength=self.null[source] + 1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 t = np.nan_to_num(counts / per_source[source_word])
         return t
 
 
-def _chunked(sizes: np.ndarray) -> list[np.ndarray]:
-    """The pairs, as runs of consecutive pairs of about _CHUNK_INSTANCES instances each (a larger pair alone)."""
-    chunk = np.maximum(np.cumsum(sizes) - 1, 0) // _CHUNK_INSTANCES
-    bounds = np.concatenate([[0], np.flatnonzero(np.diff(chunk)) + 1, [len(sizes)]])
-    return [np.arange(low, high) for low, high in zip(bounds[:-1], bounds[1:], strict=True) if high > low]
-
-
-def _offsets(counts: np.ndarray) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+def _bounds(texts: np.ndarray, count: int) -> np.ndarray:
+    """Where each of `count` texts starts among values sorted by text (`texts` the text of each), and the end."""
+    return np.concatenate([[0], np.cumsum(np.bincount(texts, minlength=count))]).astype(np.int64)
 
 
 def _table(

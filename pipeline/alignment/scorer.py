@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.alignment import kernels, model1
-from pipeline.alignment.model1 import LOG_FLOOR, Table, Vocabulary
-from pipeline.alignment.tokens import ANCHOR_KINDS, Text, read, unicode_tables
+from pipeline.alignment.model1 import FLOOR, LOG_FLOOR, Table, Vocabulary
+from pipeline.alignment.tokens import ANCHOR_KINDS, STEM_CHARS, Text, buffers, read, unicode_tables
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,21 @@ class Scores:
     english_words: np.ndarray
     french_words: np.ndarray
     english_only: np.ndarray
+    french_only: np.ndarray
+
+
+@dataclass(frozen=True)
+class Sums:
+    """Per pair: the log sums of each side's words explained by the other side (`model1`) and how many words they
+    are, and how many of each side's distinct anchors the other side has and has not."""
+
+    french_logs: np.ndarray
+    french_words: np.ndarray
+    english_logs: np.ndarray
+    english_words: np.ndarray
+    english_shared: np.ndarray
+    english_only: np.ndarray
+    french_shared: np.ndarray
     french_only: np.ndarray
 
 
@@ -53,25 +68,41 @@ class Scorer:
 
     def score(self, english: pa.Array, french: pa.Array, rows: np.ndarray | None = None) -> Scores:
         """Scores of the pairs (english[i], french[i]), or of those at `rows` only."""
-        english_text = read(english, self.max_chars, spell_words=False, rows=rows)
-        french_text = read(french, self.max_chars, spell_words=False, rows=rows)
-        english_ids, french_ids = self.english.ids(english_text.words), self.french.ids(french_text.words)
-        english_cognates, french_cognates = _cognates(english_text, french_text)
-        french_logs, french_count = self.french_given_english.explained(
-            english_text.words, english_ids, french_text.words, french_ids, french_cognates
-        )
-        english_logs, english_count = self.english_given_french.explained(
-            french_text.words, french_ids, english_text.words, english_ids, english_cognates
-        )
-        english_shared, english_only = _anchor_counts(english_text, french_text)
-        french_shared, french_only = _anchor_counts(french_text, english_text)
+        sums = self.sums(english, french, rows)
         # An anchor counts as a word seen once: translated with probability 1 when the other side has it, with the
         # floor's when not.
-        forward = _mean(french_logs, french_count, french_shared, french_only, self.french_given_english.unseen)
-        backward = _mean(english_logs, english_count, english_shared, english_only, self.english_given_french.unseen)
+        forward = _mean(
+            sums.french_logs, sums.french_words, sums.french_shared, sums.french_only, self.french_given_english.unseen
+        )
+        backward = _mean(
+            sums.english_logs,
+            sums.english_words,
+            sums.english_shared,
+            sums.english_only,
+            self.english_given_french.unseen,
+        )
         score = np.nan_to_num((forward + backward) / 2, nan=0.0)
+        return Scores(score, sums.english_words, sums.french_words, sums.english_only, sums.french_only)
 
-        return Scores(score, english_count, french_count, english_only, french_only)
+    def sums(self, english: pa.Array, french: pa.Array, rows: np.ndarray | None = None) -> Sums:
+        """What the score of each pair (english[i], french[i]), or of those at `rows` only, is made of."""
+        if rows is None:
+            rows = np.arange(len(english))
+        return Sums(
+            *kernels.pair_sums(
+                buffers(english),
+                buffers(french),
+                rows,
+                self.max_chars,
+                STEM_CHARS,
+                *unicode_tables(),
+                self.english.arrays,
+                self.french.arrays,
+                self.french_given_english.arrays,
+                self.english_given_french.arrays,
+                FLOOR,
+            )
+        )
 
     def disagreements(self, english: str | None, french: str | None) -> list[str]:
         """For one pair, by anchor kind, the anchors that only one side has, in words."""
@@ -101,12 +132,6 @@ def _mean(logs: np.ndarray, words: np.ndarray, shared: np.ndarray, only: np.ndar
         return (logs + rare * shared + (LOG_FLOOR + rare) * only) / (words + shared + only)
 
 
-def _cognates(english: Text, french: Text) -> tuple[np.ndarray, np.ndarray]:
-    """For each word of either side, whether the other side of its pair has a word of at least STEM_CHARS letters
-    beginning with the same STEM_CHARS letters ("convolution", "probabilité" and "probability")."""
-    return kernels.shared(english.stems, english.words.bounds, french.stems, french.words.bounds)
-
-
 def _matched(ours: Text, theirs: Text) -> tuple[np.ndarray, np.ndarray]:
     """For each anchor of one side, whether it is the first of its key in its text, and whether the other side
     of its pair has it (`kernels.matched`)."""
@@ -121,16 +146,6 @@ def _matched(ours: Text, theirs: Text) -> tuple[np.ndarray, np.ndarray]:
         theirs.starts,
         theirs.ends,
         unicode_tables()[1],
-    )
-
-
-def _anchor_counts(ours: Text, theirs: Text) -> tuple[np.ndarray, np.ndarray]:
-    """Per pair, the distinct anchors of one side that the other side has too, and those it has not."""
-    first, found = _matched(ours, theirs)
-    rows, texts = ours.anchors.rows, ours.anchors.texts
-    return (
-        np.bincount(rows[first & found], minlength=texts).astype(np.float64),
-        np.bincount(rows[first & ~found], minlength=texts).astype(np.float64),
     )
 
 

@@ -90,7 +90,7 @@ def read(texts: pa.Array, max_chars: int, spell_words: bool = True, rows: np.nda
     """Words and anchors of the first `max_chars` characters of each text, or of the texts at `rows` only (a null
     text has none); the words can be spelled only if `spell_words`, which scoring, needing only their keys, does
     without."""
-    data, starts, ends = _buffers(texts)
+    data, starts, ends = buffers(texts)
     if rows is not None:
         starts, ends = starts[rows], ends[rows]
     words, word_bounds, anchors, anchor_bounds = kernels.scan(
@@ -115,7 +115,7 @@ def unicode_tables() -> tuple[np.ndarray, np.ndarray]:
     return kernels.unicode_tables()
 
 
-def _buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The UTF-8 bytes of a column of texts and where each text starts and ends in them (a null text is empty)."""
     if not pa.types.is_large_string(texts.type):
         texts = texts.cast(pa.string())

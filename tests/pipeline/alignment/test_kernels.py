@@ -93,13 +93,33 @@ def test_every_indexed_key_finds_its_id_and_no_other_key_does(keys, shift):
         assert (kernels.look_up(slots, ids, absent) == -1).all()
 
 
-def test_shared_keys_are_found_within_the_same_pair_only_and_zero_never():
-    english = np.array([5, 0, 7, 9, 5], np.uint64)
-    french = np.array([7, 0, 5, 9], np.uint64)
-    english_bounds, french_bounds = np.array([0, 3, 5]), np.array([0, 3, 4])
-    english_found, french_found = kernels.shared(english, english_bounds, french, french_bounds)
-    assert english_found.tolist() == [True, False, True, True, False]
-    assert french_found.tolist() == [True, False, True, True]
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.sets(st.integers(0, 40)), st.sets(st.integers(0, 30))), max_size=12))
+@example([(set(range(41)), set(range(31))), ({3, 40}, {30}), (set(), {1})])
+def test_instances_are_every_pair_of_types_of_a_pair_but_null_with_null(pairs):
+    """Ids 40 and 30 stand for the NULL words; more than 512 distinct word pairs make the table grow."""
+    english = [sorted(types) for types, _ in pairs]
+    french = [sorted(types) for _, types in pairs]
+    english_at, french_at, pair, keys = kernels.instances(
+        np.array([word for types in english for word in types], np.int64),
+        np.cumsum([0] + [len(types) for types in english]),
+        np.array([word for types in french for word in types], np.int64),
+        np.cumsum([0] + [len(types) for types in french]),
+        40,
+        30,
+    )
+    expected, first_seen = [], {}
+    english_start = french_start = 0
+    for english_types, french_types in zip(english, french, strict=True):
+        for i, english_word in enumerate(english_types):
+            for j, french_word in enumerate(french_types):
+                if (english_word, french_word) != (40, 30):
+                    key = english_word * 31 + french_word
+                    first_seen.setdefault(key, len(first_seen))
+                    expected.append((english_start + i, french_start + j, first_seen[key]))
+        english_start, french_start = english_start + len(english_types), french_start + len(french_types)
+    assert list(zip(english_at.tolist(), french_at.tolist(), pair.tolist(), strict=True)) == expected
+    assert keys.tolist() == list(first_seen)
 
 
 def test_an_anchor_is_matched_once_among_the_other_sides_anchors_or_in_its_whole_text_whatever_the_case():

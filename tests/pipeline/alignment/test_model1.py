@@ -7,7 +7,6 @@ from collections import defaultdict
 import numpy as np
 import pyarrow as pa
 import pytest
-from scipy import sparse
 
 from pipeline.alignment import model1
 from pipeline.alignment.model1 import Table, Vocabulary
@@ -156,15 +155,6 @@ def test_the_same_pairs_give_the_same_tables():
         assert (one.background == other.background).all()
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 40])
-def test_learning_in_chunks_of_pairs_gives_the_same_tables(learned, monkeypatch, chunk):
-    monkeypatch.setattr(model1, "_CHUNK_INSTANCES", chunk)
-    chunked = Learned(ENGLISH, FRENCH)
-    for one, other in ((learned.forward, chunked.forward), (learned.backward, chunked.backward)):
-        assert np.allclose(one.matrix.toarray(), other.matrix.toarray(), rtol=0, atol=1e-12)
-        assert np.allclose(one.null, other.null, rtol=0, atol=1e-12)
-
-
 def test_tables_do_not_depend_on_the_order_of_the_pairs(learned):
     order = np.random.default_rng(7).permutation(len(ENGLISH))
     shuffled = Learned([ENGLISH[i] for i in order], [FRENCH[i] for i in order])
@@ -186,35 +176,6 @@ def test_vocabulary_is_sorted_and_distinct_and_unknown_words_are_minus_one():
     assert bags.ids.tolist() == [3, 2]
     assert bags.rows.tolist() == [0, 1]
     assert bags.texts == 2
-
-
-@pytest.fixture
-def table() -> Table:
-    matrix = sparse.csr_array(np.array([[0.5, 0.25], [0.0, 0.75]]))
-    return Table(matrix, null=np.array([0.1, 0.2]), background=np.array([0.5, 0.25]), unseen=0.1)
-
-
-def explained(table: Table, cognates: list[bool]) -> tuple[list[float], list[float]]:
-    """Source texts "aa aa bb zz" and "" against targets "xx yy ww" and "yy"; aa, bb, xx and yy are ids 0 and 1."""
-    source = read(pa.array(["aa aa bb zz", ""], pa.string()), 100).words
-    target = read(pa.array(["xx yy ww", "yy"], pa.string()), 100).words
-    logs, counts = table.explained(source, np.array([0, 0, 1, -1]), target, np.array([0, 1, -1, 1]), np.array(cognates))
-    return logs.tolist(), counts.tolist()
-
-
-def test_explained_words_score_the_mean_of_t_over_the_known_source_words_and_null_against_their_background(table):
-    xx, yy = (0.5 + 0.5 + 0.0 + 0.1) / 4, (0.25 + 0.25 + 0.75 + 0.2) / 4
-    logs, counts = explained(table, [False, False, False, False])
-    assert logs == pytest.approx([np.log(xx / 0.5) + np.log(yy / 0.25), np.log(0.2 / 1 / 0.25)])
-    assert counts == [2, 1]
-
-
-def test_a_cognate_is_translated_at_least_as_one_source_word_and_an_unknown_one_counts(table):
-    xx = (0.5 + 0.5 + 0.0 + 0.1) / 4
-    logs, counts = explained(table, [True, False, True, True])
-    assert logs[0] == pytest.approx(np.log(xx / 0.5) + np.log((1.45 / 4) / 0.25) + np.log((1 / 4) / 0.1))
-    assert logs[1] == pytest.approx(np.log(1.0 / 0.25))
-    assert counts == [3, 1]
 
 
 def test_background_is_the_smoothed_share_of_each_target_word(learned):

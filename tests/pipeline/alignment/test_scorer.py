@@ -7,8 +7,10 @@ import dataclasses
 import numpy as np
 import pyarrow as pa
 import pytest
+from scipy import sparse
 
-from pipeline.alignment.scorer import CrossFitted, Scorer, Scores, folds
+from pipeline.alignment.model1 import Table, Vocabulary
+from pipeline.alignment.scorer import CrossFitted, Scorer, Scores, Sums, folds
 from pipeline.alignment.tokens import read
 
 LEXICON = [
@@ -102,6 +104,57 @@ def test_a_pair_scores_the_same_alone_and_in_a_batch(scorer, pairs):
         alone = one(scorer, english[row].as_py(), french[row].as_py())
         for field in dataclasses.fields(Scores):
             assert getattr(alone, field.name)[0] == pytest.approx(getattr(batch, field.name)[row])
+
+
+def test_every_pair_of_a_batch_sums_as_it_does_alone_in_any_order(scorer, pairs):
+    english = pa.concat_arrays([pairs[0].slice(0, 12), pa.array(["`x` 3 \\alpha", None, "", "see https://a.b/c 7"])])
+    french = pa.concat_arrays([pairs[1].slice(0, 12), pa.array(["`x` 4", "le chat", None, "voir https://a.b/c 7"])])
+    rows = np.arange(len(english))[::-1].copy()
+    batch = scorer.sums(english, french, rows)
+    for position, row in enumerate(rows.tolist()):
+        alone = scorer.sums(english.slice(row, 1), french.slice(row, 1))
+        for field in dataclasses.fields(Sums):
+            assert getattr(alone, field.name)[0] == getattr(batch, field.name)[position], (row, field.name)
+
+
+@pytest.fixture
+def hand_made() -> Scorer:
+    """A scorer whose French-given-English table is written by hand: t(xenon | alpha) = 0.5, t(yodel | alpha) =
+    0.25, t(yodel | bravo) = 0.75, t(. | NULL) = 0.1 and 0.2, backgrounds 0.5 and 0.25, 0.1 for an unknown word."""
+    english = Vocabulary.of(read(pa.array(["alpha bravo"], pa.string()), 100).words)
+    french = Vocabulary.of(read(pa.array(["xenon yodel"], pa.string()), 100).words)
+    forward = Table(
+        sparse.csr_array(np.array([[0.5, 0.25], [0.0, 0.75]])),
+        null=np.array([0.1, 0.2]),
+        background=np.array([0.5, 0.25]),
+        unseen=0.1,
+    )
+    backward = Table(sparse.csr_array(np.zeros((2, 2))), np.zeros(2), np.array([0.5, 0.5]), 0.1)
+    return Scorer(100, english, french, forward, backward)
+
+
+def explained(scorer: Scorer, english: list[str], french: list[str]) -> tuple[list[float], list[float]]:
+    sums = scorer.sums(pa.array(english, pa.string()), pa.array(french, pa.string()))
+    return sums.french_logs.tolist(), sums.french_words.tolist()
+
+
+def test_explained_words_score_the_mean_of_t_over_the_known_source_words_and_null_against_their_background(
+    hand_made,
+):
+    xenon, yodel = (0.5 + 0.5 + 0.0 + 0.1) / 4, (0.25 + 0.25 + 0.75 + 0.2) / 4
+    logs, counts = explained(hand_made, ["alpha alpha bravo zulu", ""], ["xenon yodel wwwww", "yodel"])
+    assert logs == pytest.approx([np.log(xenon / 0.5) + np.log(yodel / 0.25), np.log(0.2 / 1 / 0.25)])
+    assert counts == [2, 1]
+
+
+def test_a_cognate_is_translated_at_least_as_one_source_word_and_an_unknown_one_counts(hand_made):
+    xenon = (0.5 + 0.5 + 0.0 + 0.1) / 4
+    logs, counts = explained(
+        hand_made, ["alpha alpha bravo xenons wwwwws", "yodelling"], ["xenon yodel wwwww", "yodel"]
+    )
+    assert logs[0] == pytest.approx(np.log(xenon / 0.5) + np.log((1.45 / 4) / 0.25) + np.log((1 / 4) / 0.1))
+    assert logs[1] == pytest.approx(np.log(1.0 / 0.25))
+    assert counts == [3, 1]
 
 
 def test_known_words_are_counted_unknown_ones_are_not(scorer):
