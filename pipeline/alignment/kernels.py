@@ -57,20 +57,18 @@ def unicode_tables() -> tuple[np.ndarray, np.ndarray]:
 @njit(cache=True, nogil=True)
 def _decode(data: np.ndarray, at: int) -> tuple[int, int]:
     """The code point that starts at byte `at` of valid UTF-8, and its width in bytes."""
+    # Indexed by an unsigned position, as a signed one costs a check for a negative index at every byte.
+    at = np.uint64(at)
     first = np.int64(data[at])
     if first < 0x80:
         return first, 1
+    second = np.int64(data[at + np.uint64(1)]) & 0x3F
     if first < 0xE0:
-        return ((first & 0x1F) << 6) | (np.int64(data[at + 1]) & 0x3F), 2
+        return ((first & 0x1F) << 6) | second, 2
+    third = np.int64(data[at + np.uint64(2)]) & 0x3F
     if first < 0xF0:
-        return ((first & 0x0F) << 12) | ((np.int64(data[at + 1]) & 0x3F) << 6) | (np.int64(data[at + 2]) & 0x3F), 3
-    return (
-        ((first & 0x07) << 18)
-        | ((np.int64(data[at + 1]) & 0x3F) << 12)
-        | ((np.int64(data[at + 2]) & 0x3F) << 6)
-        | (np.int64(data[at + 3]) & 0x3F),
-        4,
-    )
+        return ((first & 0x0F) << 12) | (second << 6) | third, 3
+    return ((first & 0x07) << 18) | (second << 12) | (third << 6) | (np.int64(data[at + np.uint64(3)]) & 0x3F), 4
 
 
 @njit(cache=True, nogil=True)
@@ -270,7 +268,7 @@ def _read(
             at += width
             continue
         # A token: a backslash or a letter or digit, then the letters and digits up to the next other character.
-        start, backslash, letters, digits, key, stem = at, kind == BACKSLASH, 0, 0, _FNV_OFFSET, np.uint64(0)
+        start, backslash, key, stem, length, seen = at, kind == BACKSLASH, _FNV_OFFSET, np.uint64(0), 0, OTHER
         if backslash:
             key = _mix(key, point)
             at += width
@@ -285,14 +283,16 @@ def _read(
                     quoted_until = end
                     anchors = _quoted(data, at, end, URL, anchor_out, anchors)
             key = _mix(key, lower[point])
-            letters += kind == LETTER
-            digits += kind == DIGIT
-            if letters + digits == stem_chars:
+            # The classes are bits: `seen` says whether the token has letters, digits or both.
+            seen |= kind
+            length += 1
+            if length == stem_chars:
                 stem = key
             at += width
-        if not backslash and digits == 0:
+        letters, digits = seen & LETTER, seen & DIGIT
+        if not backslash and not digits:
             word_keys[words] = key
-            word_stems[words] = stem if letters >= stem_chars else np.uint64(0)
+            word_stems[words] = stem if length >= stem_chars else np.uint64(0)
             if spell_words:
                 word_spans[words, 0], word_spans[words, 1] = start, at
             words += 1
