@@ -429,36 +429,44 @@ def expectation(
 
 
 @njit(cache=True, nogil=True)
-def _flag_shared(
-    ours: np.ndarray, count: int, theirs: np.ndarray, their_count: int, found: np.ndarray, slots: np.ndarray
+def _cognates(
+    english: np.ndarray,
+    english_count: int,
+    french: np.ndarray,
+    french_count: int,
+    english_found: np.ndarray,
+    french_found: np.ndarray,
+    slots: np.ndarray,
+    sides: np.ndarray,
+    at_slot: np.ndarray,
 ) -> None:
-    """Sets `found[k]` for each of `ours[:count]`: whether `theirs[:their_count]` holds it (a key 0 never), through a
-    small open-addressing set of theirs in `slots` (zeros, left as they were): a pair's words are too many to
-    compare each with each."""
+    """Sets `english_found[k]` for each of the stems `english[:english_count]`: whether the French stems hold it too
+    (a stem 0 never), and `french_found` likewise. Both sides' stems go into one small open-addressing table
+    (`slots`, with the sides each stem was seen on as bits in `sides`; zeros, left as they were), and each word then
+    reads its slot: a pair's words are too many to compare each with each."""
     capacity = 8
-    while capacity < 2 * their_count:
+    while capacity < 2 * (english_count + french_count):
         capacity *= 2
     mask = np.uint64(capacity - 1)
-    for at in range(their_count):
-        key = theirs[at]
+    for at in range(english_count + french_count):
+        key = english[at] if at < english_count else french[at - english_count]
         if key == 0:
+            at_slot[at] = -1
             continue
         slot = key & mask
         while slots[slot] != 0 and slots[slot] != key:
             slot = (slot + np.uint64(1)) & mask
         slots[slot] = key
-    for at in range(count):
-        key = ours[at]
-        found[at] = False
-        if key == 0:
-            continue
-        slot = key & mask
-        while slots[slot] != 0:
-            if slots[slot] == key:
-                found[at] = True
-                break
-            slot = (slot + np.uint64(1)) & mask
+        sides[slot] |= 1 if at < english_count else 2
+        at_slot[at] = slot
+    for at in range(english_count + french_count):
+        slot = at_slot[at]
+        if at < english_count:
+            english_found[at] = slot >= 0 and sides[slot] & 2 != 0
+        else:
+            french_found[at - english_count] = slot >= 0 and sides[slot] & 1 != 0
     slots[:capacity] = 0
+    sides[:capacity] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -598,7 +606,9 @@ def pair_sums(
     english_words, english_anchors, english_ids, english_cognates = _text_space(max_chars)
     french_words, french_anchors, french_ids, french_cognates = _text_space(max_chars)
     english_scratch, french_scratch = np.zeros(len(backward[3])), np.zeros(len(forward[3]))
-    slots = np.zeros(4 * len(english_ids), np.uint64)
+    # Room for a table of the stems of both sides, at most half full.
+    slots, sides = np.zeros(8 * len(english_ids), np.uint64), np.zeros(8 * len(english_ids), np.uint8)
+    at_slot = np.empty(2 * len(english_ids), np.int64)
     english_data, english_starts, english_ends = english
     french_data, french_starts, french_ends = french
     for pair in range(len(rows)):
@@ -635,8 +645,17 @@ def pair_sums(
             english_ids[at] = _id_of(english_vocabulary[0], english_vocabulary[1], english_words[0][at])
         for at in range(french_count):
             french_ids[at] = _id_of(french_vocabulary[0], french_vocabulary[1], french_words[0][at])
-        _flag_shared(english_words[1], english_count, french_words[1], french_count, english_cognates, slots)
-        _flag_shared(french_words[1], french_count, english_words[1], english_count, french_cognates, slots)
+        _cognates(
+            english_words[1],
+            english_count,
+            french_words[1],
+            french_count,
+            english_cognates,
+            french_cognates,
+            slots,
+            sides,
+            at_slot,
+        )
         sums[0, pair], sums[1, pair] = _explained(
             english_ids, english_count, french_ids, french_count, french_cognates, forward, floor, french_scratch
         )
