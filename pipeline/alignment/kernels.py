@@ -189,6 +189,7 @@ def scan(
     being the token's bytes `start:end` in `data` (words have spans only if `spell_words`, as scoring needs none),
     each with where each text's tokens start (`bounds`, one more than the texts)."""
     texts = len(starts)
+    # A word and the separator after it take at least two characters; an anchor can take one.
     chars_read = 0
     for text in range(texts):
         chars_read += min(ends[text] - starts[text], max_chars)
@@ -229,7 +230,7 @@ def scan(
     )
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _read(
     data: np.ndarray,
     at: int,

@@ -86,13 +86,10 @@ class Text:
     anchor_kinds: np.ndarray
 
 
-def read(texts: pa.Array, max_chars: int, spell_words: bool = True, rows: np.ndarray | None = None) -> Text:
-    """Words and anchors of the first `max_chars` characters of each text, or of the texts at `rows` only (a null
-    text has none); the words can be spelled only if `spell_words`, which scoring, needing only their keys, does
-    without."""
+def read(texts: pa.Array, max_chars: int, spell_words: bool = True) -> Text:
+    """Words and anchors of the first `max_chars` characters of each text (a null text has none); the words can be
+    spelled only if `spell_words`, which explaining a pair's anchors, needing only their keys, does without."""
     data, starts, ends = buffers(texts)
-    if rows is not None:
-        starts, ends = starts[rows], ends[rows]
     words, word_bounds, anchors, anchor_bounds = kernels.scan(
         data, starts, ends, max_chars, STEM_CHARS, spell_words, *unicode_tables()
     )
