@@ -12,7 +12,7 @@ from pathlib import Path
 
 from localhub import LocalHub, Token
 from localhub.limits import MIB, Limits
-from pipeline.process import without_pandas
+from pipeline.process import without
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The server never uses pandas; pyarrow imports it the first time it converts a Python value (a search's text),
     # only to check that it is not a pandas object. Refusing the import spares the first search half a second.
-    without_pandas()
+    without("pandas")
     limits = Limits(commit_bytes=args.max_commit_mib * MIB, socket_timeout_seconds=args.socket_timeout)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)

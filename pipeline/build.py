@@ -674,7 +674,7 @@ def run(params: Params, paths: BuildPaths) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     # `datasets`, which loads the release back, works through pandas.
-    return process.stage_main(STAGE, run, BuildPaths, __doc__.splitlines()[0], argv, pandas=True)
+    return process.stage_main(STAGE, run, BuildPaths, __doc__.splitlines()[0], argv, refused=())
 
 
 if __name__ == "__main__":

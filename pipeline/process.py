@@ -1,6 +1,6 @@
-"""A stage's process: its settings (Arrow's allocator, pandas kept out), its command line (the paths `dvc.yaml` gives
-it), its one-line outcome, and how it ends. A stage run as a program calls these (`prologue` first, then `stage_main`
-and `exit`); importing a project module does none of it."""
+"""A stage's process: its settings (Arrow's allocator, pandas and other unused imports kept out), its command line
+(the paths `dvc.yaml` gives it), its one-line outcome, and how it ends. A stage run as a program calls these
+(`prologue` first, then `stage_main` and `exit`); importing a project module does none of it."""
 
 from __future__ import annotations
 
@@ -20,21 +20,30 @@ from schema.params import Params, ParamsError, load_params
 P = TypeVar("P")
 
 
-class _NoPandas:
-    """An import finder that refuses pandas, so that importing it raises ImportError."""
+class _Refused:
+    """An import finder that refuses some packages, so that importing one of them raises ImportError."""
 
-    @staticmethod
-    def find_spec(name: str, *_: object) -> None:
-        if name.partition(".")[0] == "pandas":
-            raise ImportError("pandas is not used by this process")
+    def __init__(self, packages: frozenset[str]) -> None:
+        self.packages = packages
+
+    def find_spec(self, name: str, *_: object) -> None:
+        package = name.partition(".")[0]
+        if package in self.packages:
+            raise ImportError(f"{package} is not used by this process")
 
 
-def without_pandas() -> None:
-    """Makes pandas unimportable in this process. pyarrow imports pandas (a large import) the first time it converts
-    Python or NumPy values, only to check whether they are pandas objects, and goes on without it when the import
-    fails. Stages whose code does not use pandas call this first; their workers, forked from them, inherit it."""
-    if "pandas" not in sys.modules and not any(isinstance(finder, _NoPandas) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _NoPandas())  # type: ignore[arg-type]
+def without(*packages: str) -> None:
+    """Makes `packages` unimportable in this process; its workers, forked from it, inherit that. Each is a large import
+    that a library makes only to look for an optional feature, and goes on without when the import fails:
+
+    - pyarrow imports pandas the first time it converts Python or NumPy values, to check whether they are pandas
+      objects; stages whose code does not use pandas refuse it.
+    - Numba imports SciPy's linear algebra the first time it loads a compiled function, to know whether it could
+      compile NumPy's; the loops of validate's misaligned rule use none, so validate refuses SciPy."""
+    refused = {finder.packages for finder in sys.meta_path if isinstance(finder, _Refused)}
+    wanted = frozenset(package for package in packages if package not in sys.modules) - set().union(*refused)
+    if wanted:
+        sys.meta_path.insert(0, _Refused(wanted))  # type: ignore[arg-type]
 
 
 def prologue(allocator: str = "jemalloc") -> None:
@@ -81,11 +90,11 @@ def stage_main(
     description: str,
     argv: Sequence[str] | None = None,
     *,
-    pandas: bool = False,
+    refused: tuple[str, ...] = ("pandas",),
 ) -> int:
-    """The whole `main()` of a stage that reads and writes only the paths it is given."""
-    if not pandas:
-        without_pandas()
+    """The whole `main()` of a stage that reads and writes only the paths it is given, which refuses the imports of
+    `refused` (`without`)."""
+    without(*refused)
     if run.__module__ == "__main__":
         # Run as a program, the stage's module is `__main__`, which a Dask worker cannot import: the functions it hands
         # to the workers must come from the module under its own name, so that they are sent by name, not by value.

@@ -325,7 +325,8 @@ def index(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     while capacity < 2 * len(keys):
         capacity *= 2
     slots = np.zeros(capacity, np.uint64)
-    ids = np.full(capacity, -1, np.int64)
+    # Ids of 32 bits: the scorer reads the table at random for every word, and fewer bytes are fewer cache misses.
+    ids = np.full(capacity, -1, np.int32)
     mask = np.uint64(capacity - 1)
     for i in range(len(keys)):
         slot = (keys[i] ^ (keys[i] >> np.uint64(32))) & mask
@@ -369,17 +370,17 @@ def _explained(
     """For one pair, the sum of log(p(f | source text) / background(f)) over its target words f that the model
     knows or that have a cognate on the source side, and their number: p(f | e) = (Σ_i t(f | e_i) + t(f | NULL)) /
     (|e| + 1) over the known source words e_i, at least 1 / (|e| + 1) for a cognate, at least `floor`. The words
-    are `source_ids[:sources]` and `target_ids[:targets]` (-1 for an unknown word); `table` is t as a CSR matrix by
-    source word (`indptr`, `indices`, `values`), NULL's row, the background of each known target word and that of
-    the others (`model1.Table`). `sums` is scratch space, one zero per target word, left as it was."""
-    indptr, indices, values, null, background, unseen = table
+    are `source_ids[:sources]` and `target_ids[:targets]` (-1 for an unknown word); `table` is t as a sparse matrix
+    by source word (`starts`, `translations`, `probabilities`), NULL's row, the background of each known target word
+    and that of the others (`model1.Table`). `sums` is scratch space, one zero per target word, left as it was."""
+    starts, translations, probabilities, null, background, unseen = table
     known, product, factors, logs, count = 0, 1.0, 0, 0.0, 0
     for at in range(sources):
         word = source_ids[at]
         if word >= 0:
             known += 1
-            for entry in range(indptr[word], indptr[word + 1]):
-                sums[indices[entry]] += values[entry]
+            for entry in range(starts[word], starts[word + 1]):
+                sums[translations[entry]] += probabilities[entry]
     for at in range(targets):
         word = target_ids[at]
         if word >= 0:
@@ -399,8 +400,8 @@ def _explained(
     for at in range(sources):
         word = source_ids[at]
         if word >= 0:
-            for entry in range(indptr[word], indptr[word + 1]):
-                sums[indices[entry]] = 0.0
+            for entry in range(starts[word], starts[word + 1]):
+                sums[translations[entry]] = 0.0
     return logs + np.log(product), count
 
 

@@ -59,8 +59,8 @@ def pandas_after_conversion(batch: pa.RecordBatch) -> bool:
 @pytest.mark.parametrize("engine", ["kind='local', workers=2", "kind='dask', address='local', workers=2"])
 def test_workers_of_a_process_that_keeps_pandas_out_never_import_it(engine):
     script = (
-        "from pipeline.process import without_pandas\n"
-        "without_pandas()\n"
+        "from pipeline.process import without\n"
+        "without('pandas')\n"
         "import pyarrow as pa\n"
         "from pipeline.parallel import Workers\n"
         "from schema.params import EngineParams\n"

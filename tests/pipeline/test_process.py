@@ -121,10 +121,25 @@ print(pa.default_memory_pool().backend_name)
 def test_a_stage_keeps_pandas_out(tmp_path: Path) -> None:
     code = """
 from pipeline import process
-process.without_pandas()
+process.without('pandas')
 try:
     import pandas
 except ImportError:
     print("no pandas")
 """
     assert run_python(code, tmp_path).stdout.strip() == "no pandas"
+
+
+def test_validate_refuses_scipy_and_its_compiled_loops_still_load(tmp_path: Path) -> None:
+    code = """
+import sys
+from pipeline import process
+process.without('pandas', 'scipy')
+process.without('scipy')
+import pyarrow as pa
+from pipeline.alignment.tokens import read
+words = read(pa.array(['Model one, twice'], pa.string()), 100).words
+print(len(words.keys), 'scipy' in sys.modules, sum(type(f).__name__ == '_Refused' for f in sys.meta_path))
+"""
+    result = run_python(code, tmp_path)
+    assert result.stdout.split() == ["3", "False", "1"], result.stderr

@@ -7,7 +7,6 @@ import dataclasses
 import numpy as np
 import pyarrow as pa
 import pytest
-from scipy import sparse
 
 from pipeline.alignment.model1 import Table, Vocabulary
 from pipeline.alignment.scorer import CrossFitted, Scorer, Scores, Sums, folds
@@ -124,12 +123,14 @@ def hand_made() -> Scorer:
     english = Vocabulary.of(read(pa.array(["alpha bravo"], pa.string()), 100).words)
     french = Vocabulary.of(read(pa.array(["xenon yodel"], pa.string()), 100).words)
     forward = Table(
-        sparse.csr_array(np.array([[0.5, 0.25], [0.0, 0.75]])),
+        starts=np.array([0, 2, 3], np.int32),
+        translations=np.array([0, 1, 1], np.int32),
+        probabilities=np.array([0.5, 0.25, 0.75]),
         null=np.array([0.1, 0.2]),
         background=np.array([0.5, 0.25]),
         unseen=0.1,
     )
-    backward = Table(sparse.csr_array(np.zeros((2, 2))), np.zeros(2), np.array([0.5, 0.5]), 0.1)
+    backward = Table(np.zeros(3, np.int32), np.zeros(0, np.int32), np.zeros(0), np.zeros(2), np.array([0.5, 0.5]), 0.1)
     return Scorer(100, english, french, forward, backward)
 
 
