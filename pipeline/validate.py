@@ -57,6 +57,8 @@ _EXAMPLES = 3
 _TOP_REASONS = 3
 # Digits of `reject_rate` in the metrics.
 _RATE_DIGITS = 6
+# The columns of an ingested row that its reject line repeats.
+_INGESTED = ["source", "line", "english", "french"]
 
 
 def _active(rules: tuple[Rule, ...], params: ValidateParams, action: str) -> list[Rule]:
@@ -141,11 +143,16 @@ def validate_batch(
     contract_breaks = contract_breaks_of(candidates)
 
     explained = _explanations(english, french, rejecting, rejected_by, params)
-    rejects = [_reject(batch, index, reasons, flagging, flagged_by) for index, reasons in sorted(explained.items())]
+    rejected_rows = sorted(explained)
+    rejects = [
+        _reject(row, explained[index])
+        for index, row in zip(rejected_rows, _as_ingested(batch, flags, rejected_rows), strict=True)
+    ]
     if contract_breaks:
         kept_index = pc.indices_nonzero(kept).to_pylist()
-        for position, message in contract_breaks.items():
-            rejects.append(_contract_reject(batch, kept_index[position], candidates.column("flags")[position], message))
+        broken = [kept_index[position] for position in contract_breaks]
+        for row, message in zip(_as_ingested(batch, flags, broken), contract_breaks.values(), strict=True):
+            rejects.append(_reject(row, [(SCHEMA_REASON, message)]))
         rejects.sort(key=lambda reject: (reject["source"], reject["line"]))
         keep = pa.array([position not in contract_breaks for position in range(candidates.num_rows)])
         candidates = candidates.filter(keep)
@@ -166,38 +173,20 @@ def _explanations(
     return explained
 
 
-def _reject(
-    batch: pa.RecordBatch,
-    index: int,
-    reasons: list[tuple[str, str]],
-    flagging: list[Rule],
-    flagged_by: list[pa.Array],
-) -> dict[str, Any]:
-    flags = [rule.reason for rule, fired in zip(flagging, flagged_by, strict=True) if fired[index].is_valid]
-    return _record(
-        batch,
-        index,
+def _as_ingested(batch: pa.RecordBatch, flags: pa.ListArray, rows: list[int]) -> list[dict[str, Any]]:
+    """Rows `rows` of an ingested batch, taken at once: their file and line, both sides as ingest read them, and the
+    codes of the `flag` rules that fired on them."""
+    columns = [batch.column(name) for name in _INGESTED] + [flags]
+    return pa.record_batch(columns, names=[*_INGESTED, "flags"]).take(pa.array(rows, pa.int64())).to_pylist()
+
+
+def _reject(row: dict[str, Any], reasons: list[tuple[str, str]]) -> dict[str, Any]:
+    """The report line of an ingested row (`_as_ingested`) rejected for `reasons`, (code, explanation) each."""
+    return Reject(
+        stage=STAGE,
         reasons=[reason for reason, _ in reasons],
         message="; ".join(f"{reason}: {text}" for reason, text in reasons),
-        flags=flags,
-    )
-
-
-def _contract_reject(batch: pa.RecordBatch, index: int, flags: pa.Scalar, message: str) -> dict[str, Any]:
-    return _record(batch, index, reasons=[SCHEMA_REASON], message=f"{SCHEMA_REASON}: {message}", flags=flags.as_py())
-
-
-def _record(batch: pa.RecordBatch, index: int, reasons: list[str], message: str, flags: list[str]) -> dict[str, Any]:
-    """The report line of row `index` of an ingested batch: its file and line, and both sides as ingest read them."""
-    return Reject(
-        source=batch.column("source")[index].as_py(),
-        line=batch.column("line")[index].as_py(),
-        stage=STAGE,
-        reasons=reasons,
-        message=message,
-        flags=flags,
-        english=batch.column("english")[index].as_py(),
-        french=batch.column("french")[index].as_py(),
+        **row,
     ).to_json()
 
 

@@ -372,9 +372,15 @@ def _explained(
     (|e| + 1) over the known source words e_i, at least 1 / (|e| + 1) for a cognate, at least `floor`. The words
     are `source_ids[:sources]` and `target_ids[:targets]` (-1 for an unknown word); `table` is t as a sparse matrix
     by source word (`starts`, `translations`, `probabilities`), NULL's row, the background of each known target word
-    and that of the others (`model1.Table`). `sums` is scratch space, one zero per target word, left as it was."""
+    and that of the others (`model1.Table`). `sums` is scratch space, one number per target word."""
     starts, translations, probabilities, null, background, unseen = table
     known, product, factors, logs, count = 0, 1.0, 0, 0.0, 0
+    # Only the target words' sums are read, so only theirs are cleared: clearing every entry the source words add to
+    # would cost another pass over their rows.
+    for at in range(targets):
+        word = target_ids[at]
+        if word >= 0:
+            sums[word] = 0.0
     for at in range(sources):
         word = source_ids[at]
         if word >= 0:
@@ -397,11 +403,6 @@ def _explained(
         if factors == _FACTORS_PER_LOG:
             logs += np.log(product)
             product, factors = 1.0, 0
-    for at in range(sources):
-        word = source_ids[at]
-        if word >= 0:
-            for entry in range(starts[word], starts[word + 1]):
-                sums[translations[entry]] = 0.0
     return logs + np.log(product), count
 
 
