@@ -15,8 +15,10 @@ if __name__ == "__main__":
 
     process.prologue("jemalloc")
 
+import multiprocessing
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -74,10 +76,38 @@ def learned(sample: pa.Table, params: ValidateParams) -> tuple[Rule, ...]:
     """The catalogue, each active learning rule having learned from the rows of `sample` the other rules keep."""
     if not learners(params):
         return RULES
+    return _taught(*kept_pairs(sample, params), params)
+
+
+def learned_from_input(source: Path, params: ValidateParams) -> tuple[Rule, ...]:
+    """`learned` from a sample of the input (`read_sample`), in which neighbouring rows stay together, as the
+    misalignments a learning rule must recognise are shifts between neighbours. A forked helper process reads and
+    validates the sample while the learning rules load what they need (`LearningRule.prepare`): each takes a good
+    share of a second on one core, and the stage's workers wait for the rules."""
+    if not learners(params):
+        return RULES
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as helper:
+        kept = helper.submit(_kept_sample, source, params)
+        rows = pq.ParquetFile(source).metadata.num_rows
+        for rule in learners(params):
+            rule.prepare(rows, params)
+        english, french = kept.result()
+    return _taught(english, french, params)
+
+
+def kept_pairs(sample: pa.Table, params: ValidateParams) -> tuple[pa.Array, pa.Array]:
+    """The two sides of the rows of `sample` that the rules which do not learn keep, one array each."""
     # The sample is validated as one batch: a rule's cost per call is much more than its cost per row at this size.
     kept = [validate_batch(batch, params)[0] for batch in sample.combine_chunks().to_batches()]
     pairs = pa.Table.from_batches(kept, schema=SCHEMA)
-    english, french = pairs.column("english").combine_chunks(), pairs.column("french").combine_chunks()
+    return pairs.column("english").combine_chunks(), pairs.column("french").combine_chunks()
+
+
+def _kept_sample(source: Path, params: ValidateParams) -> tuple[pa.Array, pa.Array]:
+    return kept_pairs(read_sample(source, params.misaligned_sample_rows), params)
+
+
+def _taught(english: pa.Array, french: pa.Array, params: ValidateParams) -> tuple[Rule, ...]:
     taught = {rule.reason: rule.learn(english, french, params) for rule in learners(params)}
     return tuple(taught.get(rule.reason, rule) for rule in RULES)
 
@@ -209,11 +239,7 @@ def run(params: Params, paths: ValidatePaths) -> str:
         raise StageError(f"{paths.input}: no such file; run the ingest stage first (dvc repro ingest)")
     _check_rows_in(pq.ParquetFile(paths.input).metadata.num_rows, paths)
     progress = Progress(STAGE)
-    # Neighbouring rows stay together in the sample, as the misalignments a learning rule must recognise are shifts
-    # between neighbours.
-    rules = (
-        learned(read_sample(paths.input, settings.misaligned_sample_rows), settings) if learners(settings) else RULES
-    )
+    rules = learned_from_input(paths.input, settings)
     rejected_by_reason: Counter[str] = Counter()
     rejected_by_source: Counter[str] = Counter()
     flagged_by_reason: Counter[str] = Counter()

@@ -125,6 +125,13 @@ class Scorer:
         return phrases
 
 
+def load() -> None:
+    """Readies numba and loads every compiled loop that learning and scoring use, by learning from one made-up pair
+    and scoring it: a process loads a loop the first time it uses it, and readies numba the first time it uses any."""
+    pair = pa.array(["load"], pa.string())
+    Scorer.learn(pair, pair, 1, 1, 1).sums(pair, pair)
+
+
 def _mean(logs: np.ndarray, words: np.ndarray, shared: np.ndarray, only: np.ndarray, unseen: float) -> np.ndarray:
     """Per pair, the mean score of a side's words and anchors."""
     rare = -np.log(unseen)

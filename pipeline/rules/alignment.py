@@ -50,6 +50,12 @@ class Misaligned(LearningRule):
         self.calibration = calibration
         self.facts: dict[str, Any] = facts or {}
 
+    def prepare(self, rows: int, params: ValidateParams) -> None:
+        if min(rows, params.misaligned_sample_rows) >= params.misaligned_min_pairs:
+            from pipeline.alignment import scorer
+
+            scorer.load()
+
     def learn(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> Misaligned:
         pairs = len(english)
         limits = {

@@ -54,6 +54,10 @@ class LearningRule(Rule):
 
     facts: dict[str, Any]
 
+    def prepare(self, rows: int, params: ValidateParams) -> None:
+        """Loads what learning from an input of `rows` rows needs, while validate reads the sample; nothing unless
+        a rule's machinery is slow to load."""
+
     def learn(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> LearningRule:
         raise NotImplementedError
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -11,6 +13,7 @@ import pytest
 from pipeline.alignment.model1 import Table, Vocabulary
 from pipeline.alignment.scorer import CrossFitted, Scorer, Scores, Sums, folds
 from pipeline.alignment.tokens import read
+from tests.helpers import REPO
 
 LEXICON = [
     ("cat", "chat"),
@@ -326,3 +329,21 @@ def test_crossfitted_learned_from_one_fold_only_still_scores_every_pair():
     scores = CrossFitted.learn(english, french, MAX_CHARS, ITERATIONS, TOP).score(english, french)
     assert scores.english_words.tolist() == [0, 0, 0, 0]
     assert scores.french_words.tolist() == [0, 0, 0, 0]
+
+
+def test_load_readies_every_loop_that_learning_and_scoring_use_on_a_stage_s_columns():
+    # A loop loaded for other argument types than a stage's would leave the real first use to load (or compile) again.
+    code = """
+from pipeline.alignment import kernels, scorer
+from schema.pair import normalize
+import pyarrow as pa
+LOOPS = ("scan", "index", "look_up", "instances", "expectation", "pair_sums")
+scorer.load()
+loaded = {name: list(getattr(kernels, name).signatures) for name in LOOPS}
+english = normalize(pa.array(["The cat sees 3 birds.", "A dog eats `x`.", None] * 400, pa.large_string()))
+french = normalize(pa.array(["Le chat voit 3 oiseaux.", "Un chien mange `x`.", "rien"] * 400, pa.large_string()))
+scores = scorer.CrossFitted.learn(english, french, 200, 2, 5).score(english, french)
+print(all(loaded.values()), loaded == {name: list(getattr(kernels, name).signatures) for name in LOOPS})
+"""
+    shown = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert shown.stdout.split() == ["True", "True"], shown.stderr

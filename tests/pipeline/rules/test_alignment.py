@@ -11,9 +11,11 @@ from functools import cache
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline import validate
+from pipeline.io import read_sample
 from pipeline.rules import BY_REASON
 from pipeline.rules.alignment import Misaligned
 from schema.card import MisalignedFacts
@@ -153,18 +155,38 @@ def test_a_corpus_too_small_to_learn_from_is_not_judged():
     assert "too few to learn from" in rule.summary()
 
 
-def test_a_corpus_too_small_to_learn_from_never_loads_the_compiler():
+def test_a_corpus_too_small_to_learn_from_never_loads_the_compiler(tmp_path):
     # numba is a large import, in time and memory; only learning needs it.
     code = (
         "import sys\n"
-        "import pyarrow as pa\n"
+        "import pyarrow as pa, pyarrow.parquet as pq\n"
         "from pipeline import validate\n"
         "from tests.pipeline.rules.test_alignment import SEED, SETTINGS, as_batch, read_pairs\n"
-        "validate.learned(pa.Table.from_batches([as_batch(read_pairs(SEED))]), SETTINGS)\n"
+        "sample = pa.Table.from_batches([as_batch(read_pairs(SEED))])\n"
+        "validate.learned(sample, SETTINGS)\n"
+        f"pq.write_table(sample, {str(tmp_path / 'ingested.parquet')!r})\n"
+        f"validate.learned_from_input(__import__('pathlib').Path({str(tmp_path / 'ingested.parquet')!r}), SETTINGS)\n"
         "print('numba' in sys.modules)\n"
     )
     shown = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, capture_output=True, text=True)
     assert shown.stdout.strip() == "False"
+
+
+def test_the_stage_learns_from_its_input_what_learning_from_the_input_s_sample_gives(tmp_path):
+    pairs = read_pairs(reconstruction())
+    path = tmp_path / "ingested.parquet"
+    pq.write_table(pa.Table.from_batches([as_batch(pairs)]), path, row_group_size=500)
+    settings = ValidateParams(misaligned_sample_rows=1_600)
+    from_input = next(rule for rule in validate.learned_from_input(path, settings) if rule.reason == "misaligned")
+    from_sample = next(
+        rule for rule in validate.learned(read_sample(path, 1_600), settings) if rule.reason == "misaligned"
+    )
+    assert from_input.facts == from_sample.facts
+    assert from_input.facts["judged"] and from_input.facts["learned_from"] > 1_000
+    english, french = (normalize(pa.array([pair[side] for pair in pairs])) for side in (0, 1))
+    assert np.array_equal(
+        from_input.scorer.score(english, french).score, from_sample.scorer.score(english, french).score
+    )
 
 
 def test_learning_is_deterministic():
