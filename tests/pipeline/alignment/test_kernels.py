@@ -94,10 +94,11 @@ def test_every_indexed_key_finds_its_id_and_no_other_key_does(keys, shift):
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.sets(st.integers(0, 40)), st.sets(st.integers(0, 30))), max_size=12))
-@example([(set(range(41)), set(range(31))), ({3, 40}, {30}), (set(), {1})])
+@given(st.lists(st.tuples(st.sets(st.integers(0, 60)), st.sets(st.integers(0, 40))), max_size=12))
+@example([(set(range(61)), set(range(41))), (set(range(61)), {0, 3, 40}), ({3, 60}, {40}), (set(), {1})])
 def test_instances_are_every_pair_of_types_of_a_pair_but_null_with_null(pairs):
-    """Ids 40 and 30 stand for the NULL words; more than 512 distinct word pairs make the table grow."""
+    """Ids 60 and 40 stand for the NULL words; more than 768 distinct word pairs make the table grow, and more than
+    1,536 make it grow again; the example's second pair looks up again word pairs the growth moved."""
     english = [sorted(types) for types, _ in pairs]
     french = [sorted(types) for _, types in pairs]
     english_at, french_at, pair, keys = kernels.instances(
@@ -105,16 +106,16 @@ def test_instances_are_every_pair_of_types_of_a_pair_but_null_with_null(pairs):
         np.cumsum([0] + [len(types) for types in english]),
         np.array([word for types in french for word in types], np.int64),
         np.cumsum([0] + [len(types) for types in french]),
+        60,
         40,
-        30,
     )
     expected, first_seen = [], {}
     english_start = french_start = 0
     for english_types, french_types in zip(english, french, strict=True):
         for i, english_word in enumerate(english_types):
             for j, french_word in enumerate(french_types):
-                if (english_word, french_word) != (40, 30):
-                    key = english_word * 31 + french_word
+                if (english_word, french_word) != (60, 40):
+                    key = english_word * 41 + french_word
                     first_seen.setdefault(key, len(first_seen))
                     expected.append((english_start + i, french_start + j, first_seen[key]))
         english_start, french_start = english_start + len(english_types), french_start + len(french_types)
