@@ -376,21 +376,23 @@ def _explained(
     starts, translations, probabilities, null, background, unseen = table
     known, product, factors, logs, count = 0, 1.0, 0, 0.0, 0
     # Only the target words' sums are read, so only theirs are cleared: clearing every entry the source words add to
-    # would cost another pass over their rows.
+    # would cost another pass over their rows. Words and entries index as unsigned numbers, as in `_decode`.
     for at in range(targets):
         word = target_ids[at]
         if word >= 0:
-            sums[word] = 0.0
+            sums[np.uint64(word)] = 0.0
     for at in range(sources):
         word = source_ids[at]
         if word >= 0:
             known += 1
-            for entry in range(starts[word], starts[word + 1]):
-                sums[translations[entry]] += probabilities[entry]
+            source = np.uint64(word)
+            for entry in range(np.uint64(starts[source]), np.uint64(starts[source + np.uint64(1)])):
+                sums[np.uint64(translations[entry])] += probabilities[entry]
     for at in range(targets):
         word = target_ids[at]
         if word >= 0:
-            probability, expected = (sums[word] + null[word]) / (known + 1), background[word]
+            target = np.uint64(word)
+            probability, expected = (sums[target] + null[target]) / (known + 1), background[target]
         elif cognates[at]:
             probability, expected = 0.0, unseen
         else:
