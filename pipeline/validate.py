@@ -76,7 +76,7 @@ def learned(sample: pa.Table, params: ValidateParams) -> tuple[Rule, ...]:
     """The catalogue, each active learning rule having learned from the rows of `sample` the other rules keep."""
     if not learners(params):
         return RULES
-    return _taught(*kept_pairs(sample, params), params)
+    return _taught(*_kept_pairs(sample, params), params)
 
 
 def learned_from_input(source: Path, params: ValidateParams) -> tuple[Rule, ...]:
@@ -95,7 +95,7 @@ def learned_from_input(source: Path, params: ValidateParams) -> tuple[Rule, ...]
     return _taught(english, french, params)
 
 
-def kept_pairs(sample: pa.Table, params: ValidateParams) -> tuple[pa.Array, pa.Array]:
+def _kept_pairs(sample: pa.Table, params: ValidateParams) -> tuple[pa.Array, pa.Array]:
     """The two sides of the rows of `sample` that the rules which do not learn keep, one array each."""
     # The sample is validated as one batch: a rule's cost per call is much more than its cost per row at this size.
     kept = [validate_batch(batch, params)[0] for batch in sample.combine_chunks().to_batches()]
@@ -104,7 +104,7 @@ def kept_pairs(sample: pa.Table, params: ValidateParams) -> tuple[pa.Array, pa.A
 
 
 def _kept_sample(source: Path, params: ValidateParams) -> tuple[pa.Array, pa.Array]:
-    return kept_pairs(read_sample(source, params.misaligned_sample_rows), params)
+    return _kept_pairs(read_sample(source, params.misaligned_sample_rows), params)
 
 
 def _taught(english: pa.Array, french: pa.Array, params: ValidateParams) -> tuple[Rule, ...]:
