@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -116,6 +117,11 @@ class WriteBehind:
                 write.result()
 
 
+def json_line(record: dict[str, Any]) -> bytes:
+    """One line of a report: `record` as JSON in UTF-8, keys sorted, and a newline."""
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+
+
 class JsonlSink:
     """Writes one JSON object per line, atomically; the rejects reports use it."""
 
@@ -125,11 +131,11 @@ class JsonlSink:
 
     def __enter__(self) -> JsonlSink:
         self._atomic = atomic_path(self.path)
-        self._file = self._atomic.__enter__().open("w", encoding="utf-8")
+        self._file = self._atomic.__enter__().open("wb")
         return self
 
     def write(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+        self._file.write(json_line(record))
         self.count += 1
 
     def __exit__(self, *exc: object) -> None:

@@ -20,6 +20,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from pipeline.io import json_line
+
 # Bytes read at a time from a part of report lines.
 _LINES_BLOCK = 1 << 20
 
@@ -171,5 +173,5 @@ class LineWriter:
         self.count = 0
 
     def write(self, record: dict[str, Any]) -> None:
-        self._sink.write((json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
+        self._sink.write(json_line(record))
         self.count += 1
