@@ -33,7 +33,7 @@ from pipeline.io import JsonlSink, ParquetSink, Progress, StageError, read_json,
 from pipeline.parallel import Part, Workers, parts
 from pipeline.rules import RULES, LearningRule, Rule
 from pipeline.scratch import Scratch
-from schema.pair import SCHEMA, normalize
+from schema.pair import MAYBE_UNNORMALIZED, SCHEMA, normalize
 from schema.pair import contract_breaks as contract_breaks_of
 from schema.params import Params, ValidateParams
 from schema.reject import Reject
@@ -132,16 +132,25 @@ def _per_row(columns: list[pa.Array], rows: int) -> pa.ListArray:
     return pa.ListArray.from_arrays(offsets, values.drop_null())
 
 
-def checks(rules: list[Rule], english: pa.Array, french: pa.Array, params: ValidateParams) -> list[pa.Array]:
+def screen(rules: list[Rule]) -> str | None:
+    """The `screen` patterns of `rules` as one pattern, or None if none has one."""
+    patterns = [rule.screen for rule in rules if rule.screen]
+    return "|".join(f"(?:{pattern})" for pattern in patterns) if patterns else None
+
+
+def checks(
+    rules: list[Rule], english: pa.Array, french: pa.Array, params: ValidateParams, suspects: pa.Array | None = None
+) -> list[pa.Array]:
     """`rule.check` of each rule on the batch; the rules with a `screen` pattern run only on the rows where a side
-    matches one of those patterns, found in one scan, and are null elsewhere as they would be."""
+    matches one of those patterns (`suspects`, or else found in one scan of each side), and are null elsewhere as
+    they would be. `suspects` may hold more rows than that, never fewer."""
     screened = [rule for rule in rules if rule.screen]
     found: dict[str, pa.Array] = {}
     if screened:
-        pattern = "|".join(f"(?:{rule.screen})" for rule in screened)
-        suspects = pc.fill_null(
-            pc.or_(pc.match_substring_regex(english, pattern), pc.match_substring_regex(french, pattern)), False
-        )
+        if suspects is None:
+            pattern = screen(screened)
+            suspects = pc.or_(pc.match_substring_regex(english, pattern), pc.match_substring_regex(french, pattern))
+        suspects = pc.fill_null(suspects, False)
         rows = pc.indices_nonzero(suspects)
         # Where each row's result sits among the suspects' results, null for the others.
         positions = pc.subtract(pc.cumulative_sum(pc.cast(suspects, pa.int64())), 1)
@@ -156,9 +165,11 @@ def validate_batch(
 ) -> tuple[pa.RecordBatch, list[dict[str, Any]]]:
     """Splits one ingested batch into validated rows (`schema.pair.SCHEMA`) and reject records. A learning rule
     that has not learned (as in `RULES`) fires on no row."""
-    english, french = normalize(batch.column("english")), normalize(batch.column("french"))
     rejecting, flagging = _active(rules, params, "reject"), _active(rules, params, "flag")
-    results = checks(rejecting + flagging, english, french, params)
+    active_screen = screen(rejecting + flagging)
+    english, english_suspects = _normalized(batch.column("english"), active_screen)
+    french, french_suspects = _normalized(batch.column("french"), active_screen)
+    results = checks(rejecting + flagging, english, french, params, pc.or_(english_suspects, french_suspects))
     rejected_by, flagged_by = results[: len(rejecting)], results[len(rejecting) :]
     rejected = _filled(batch.num_rows, False, pa.bool_())
     for fired in rejected_by:
@@ -187,6 +198,15 @@ def validate_batch(
         keep = pa.array([position not in contract_breaks for position in range(candidates.num_rows)])
         candidates = candidates.filter(keep)
     return pa.RecordBatch.from_arrays(candidates.columns, schema=SCHEMA), rejects
+
+
+def _normalized(texts: pa.Array, screen: str | None) -> tuple[pa.Array, pa.Array]:
+    """One side normalised (`schema.pair.normalize`), and the rows where it may match `screen`, both from one scan
+    of the side as read: a scan costs the same whatever the pattern, and a text that normalising changes is one
+    that the scan found, so a text that matches `screen` once normalised matched it, or was found, before."""
+    pattern = MAYBE_UNNORMALIZED if screen is None else f"{MAYBE_UNNORMALIZED}|{screen}"
+    found = pc.fill_null(pc.match_substring_regex(texts, pattern), False)
+    return normalize(texts, found), found
 
 
 def _explanations(

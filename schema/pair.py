@@ -43,19 +43,24 @@ NFC_STABLE_RANGES = (
     (0x1D400, 0x1D7FF),
 )
 _MAYBE_NOT_NFC = "[^" + "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}" for low, high in NFC_STABLE_RANGES) + "]"
-_MAYBE_UNNORMALIZED = f"{_MAYBE_NOT_NFC}|{_UNTIDY}"
+# What a string that `normalize` would rewrite matches (and some it would not).
+MAYBE_UNNORMALIZED = f"{_MAYBE_NOT_NFC}|{_UNTIDY}"
 
 
-def normalize(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+def normalize(texts: pa.Array | pa.ChunkedArray, maybe: pa.Array | None = None) -> pa.Array:
     """Unicode NFC, runs of collapsible spaces made one ASCII space, ends stripped; nulls stay null.
 
-    One scan finds the strings that may need either rewrite (a character outside `NFC_STABLE_RANGES`, or untidy
-    spaces); only those are looked at again, and only the ones that are not NFC, or untidy, are rewritten: a scan
-    costs the same whatever the pattern, and checking costs less than rewriting clean text.
+    One scan finds the strings that may need either rewrite (`MAYBE_UNNORMALIZED`: a character outside
+    `NFC_STABLE_RANGES`, or untidy spaces); only those are looked at again, and only the ones that are not NFC, or
+    untidy, are rewritten: a scan costs the same whatever the pattern, and checking costs less than rewriting clean
+    text. A caller that has scanned `texts` for `MAYBE_UNNORMALIZED` or a wider pattern passes what it found as
+    `maybe`, and no scan is made here.
     """
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    return rewrite_where(texts, pc.match_substring_regex(texts, _MAYBE_UNNORMALIZED), _normalize_suspects)
+    if maybe is None:
+        maybe = pc.match_substring_regex(texts, MAYBE_UNNORMALIZED)
+    return rewrite_where(texts, maybe, _normalize_suspects)
 
 
 def _normalize_suspects(texts: pa.Array) -> pa.Array:
@@ -105,8 +110,13 @@ _COLUMNS = {name: TypeAdapter(list[Annotated[field.annotation, field]]) for name
 
 
 def _too_short(column: pa.Array, constraint: annotated_types.MinLen) -> pa.Array:
-    size = pc.list_value_length(column) if pa.types.is_list(column.type) else pc.utf8_length(column)
-    return pc.less(size, constraint.min_length)
+    if pa.types.is_list(column.type):
+        return pc.less(pc.list_value_length(column), constraint.min_length)
+    # A code point takes one to four bytes: only the texts of fewer than four bytes per code point needed are counted.
+    maybe = pc.fill_null(pc.less(pc.binary_length(column), 4 * constraint.min_length), False)
+    if not pc.any(maybe).as_py():
+        return maybe
+    return pc.replace_with_mask(maybe, maybe, pc.less(pc.utf8_length(pc.filter(column, maybe)), constraint.min_length))
 
 
 # Arrow forms of the field constraints the model uses: each gives, per row, whether the constraint is broken.

@@ -44,6 +44,20 @@ def lengths(texts: pa.Array) -> pa.Array:
     return pc.fill_null(pc.utf8_length(texts), 0)
 
 
+def longer_than(texts: pa.Array, limit: int) -> pa.Array:
+    """Whether each text has more than `limit` code points (false for null). A text has no more code points than
+    bytes, so only the texts of more than `limit` bytes are counted."""
+    long = pc.fill_null(pc.greater(pc.binary_length(texts), limit), False)
+    if not pc.any(long).as_py():
+        return long
+    return pc.replace_with_mask(long, long, pc.greater(pc.utf8_length(pc.filter(texts, long)), limit))
+
+
+def empty(texts: pa.Array) -> pa.Array:
+    """Whether each text is null or has no characters, known from its size in bytes without counting them."""
+    return pc.fill_null(pc.equal(pc.binary_length(texts), 0), True)
+
+
 class LearningRule(Rule):
     """A rule whose judgement is learned from the corpus being validated.
 

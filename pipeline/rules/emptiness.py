@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from pipeline.rules.base import Rule, lengths
+from pipeline.rules.base import Rule, empty
 from schema.params import ValidateParams
 
 
@@ -19,7 +18,7 @@ class EmptyEnglish(Rule):
     reason = "empty_english"
 
     def check(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> pa.Array:
-        return self.fired(pc.equal(lengths(english), 0))
+        return self.fired(empty(english))
 
     def explain(self, english: str | None, french: str | None, params: ValidateParams) -> str:
         return "the English side is empty"
@@ -35,7 +34,7 @@ class EmptyFrench(Rule):
     reason = "empty_french"
 
     def check(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> pa.Array:
-        return self.fired(pc.equal(lengths(french), 0))
+        return self.fired(empty(french))
 
     def explain(self, english: str | None, french: str | None, params: ValidateParams) -> str:
         return "the French side is empty"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.rules.base import Rule, lengths
+from pipeline.rules.base import Rule, empty, lengths, longer_than
 from schema.params import ValidateParams
 
 
@@ -19,8 +19,7 @@ class TooLong(Rule):
     reason = "too_long"
 
     def check(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> pa.Array:
-        longest = pc.max_element_wise(lengths(english), lengths(french))
-        return self.fired(pc.greater(longest, params.max_chars))
+        return self.fired(pc.or_(longer_than(english, params.max_chars), longer_than(french, params.max_chars)))
 
     def explain(self, english: str | None, french: str | None, params: ValidateParams) -> str:
         return (
@@ -70,7 +69,7 @@ class IdenticalSides(Rule):
     reason = "identical_sides"
 
     def check(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> pa.Array:
-        return self.fired(pc.and_(pc.equal(english, french), pc.greater(lengths(english), 0)))
+        return self.fired(pc.and_(pc.equal(english, french), pc.invert(empty(english))))
 
     def explain(self, english: str | None, french: str | None, params: ValidateParams) -> str:
         return "the English and French sides are identical"

@@ -8,6 +8,7 @@ from functools import cache
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.arrow import matches_any
 from pipeline.rules.base import Rule
 from schema.params import ValidateParams
 
@@ -24,12 +25,13 @@ MARKUP_PATTERNS: dict[str, str] = {
 }
 MARKUP = "|".join(f"(?:{pattern})" for pattern in MARKUP_PATTERNS.values())
 
-# Paired `*`/`**` around a word, or any backtick. A lone `*` (a footnote, `x^*` in maths) is not emphasis.
-EMPHASIS = r"`|\*\*?[^\s*][^*]*\*"
+# Any backtick, or paired `*`/`**` around a word: a lone `*` (a footnote, `x^*` in maths) is not emphasis. Each
+# pattern starts with a literal character, so they are scanned for one at a time (`matches_any`).
+EMPHASIS = ("`", r"\*\*?[^\s*][^*]*\*")
 
 
-def _either_side(english: pa.Array, french: pa.Array, pattern: str) -> pa.Array:
-    return pc.or_(pc.match_substring_regex(english, pattern), pc.match_substring_regex(french, pattern))
+def _either_side(english: pa.Array, french: pa.Array, patterns: tuple[str, ...]) -> pa.Array:
+    return pc.or_(matches_any(english, patterns), matches_any(french, patterns))
 
 
 def _found(pattern: str, *texts: str | None) -> list[bool]:
@@ -61,7 +63,7 @@ class Markup(Rule):
     screen = MARKUP
 
     def check(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> pa.Array:
-        return self.fired(_either_side(english, french, MARKUP))
+        return self.fired(_either_side(english, french, (MARKUP,)))
 
     def explain(self, english: str | None, french: str | None, params: ValidateParams) -> str:
         kinds = [kind for kind, pattern in MARKUP_PATTERNS.items() if any(_found(pattern, english, french))]
@@ -81,4 +83,4 @@ class MarkdownEmphasis(Rule):
         return self.fired(_either_side(english, french, EMPHASIS))
 
     def explain(self, english: str | None, french: str | None, params: ValidateParams) -> str:
-        return f"markdown emphasis or backticks on the {_which_sides(english, french, EMPHASIS)} side"
+        return f"markdown emphasis or backticks on the {_which_sides(english, french, '|'.join(EMPHASIS))} side"

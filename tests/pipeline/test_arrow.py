@@ -1,11 +1,15 @@
-"""Tests of pipeline/arrow.py: `rewrite_where` rewrites the chosen texts only, and nothing when none is chosen."""
+"""Tests of pipeline/arrow.py: `rewrite_where` rewrites the chosen texts only, and nothing when none is chosen;
+`matches_any` finds what the alternation of its patterns finds."""
 
 from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pipeline.arrow import rewrite_where
+from pipeline.arrow import matches_any, rewrite_where
 
 
 def test_only_the_chosen_texts_are_rewritten_and_a_null_choice_is_no_choice():
@@ -34,3 +38,21 @@ def test_the_result_keeps_the_texts_type():
     texts = pa.array(["a", "b"], pa.string())
     rewritten = rewrite_where(texts, pa.array([False, True]), lambda subset: subset.cast(pa.large_string()))
     assert rewritten.type == pa.string() and rewritten.to_pylist() == ["a", "b"]
+
+
+PATTERNS = ["`", r"\*\*?[^\s*][^*]*\*", r"<!--|-->", r"^ab", r"b$"]
+
+
+@given(
+    st.lists(st.none() | st.text(alphabet="ab *`<!->é", max_size=12), max_size=20),
+    st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3),
+)
+def test_matching_any_pattern_is_matching_their_alternation(texts, patterns):
+    array = pa.array(texts, pa.string())
+    alternation = "|".join(f"(?:{pattern})" for pattern in patterns)
+    assert matches_any(array, patterns).to_pylist() == pc.match_substring_regex(array, alternation).to_pylist()
+
+
+def test_matching_no_pattern_is_refused():
+    with pytest.raises(ValueError, match="no pattern"):
+        matches_any(pa.array(["a"], pa.string()), [])

@@ -156,6 +156,41 @@ def test_screened_rules_give_what_they_give_on_the_whole_batch(pairs):
         assert fired.to_pylist() == rule.check(english, french, params).to_pylist(), rule.reason
 
 
+# Sides as ingest reads them: spaces, tabs and em spaces that normalising collapses, a decomposed accent it composes,
+# and a tag that only becomes one once its em space is collapsed.
+RAW_SIDE = st.none() | st.lists(
+    st.sampled_from(
+        list("ab <>/=\"'{}%!()[]*`\x00\x7f\ufffd\u2003\t\u0301")
+        + ["<br>", "<a\u2003href='x'>", "<!--", "{{ x }}", "{%\u2003if %}", "![a](b)", "e\u0301", "  "]
+    ),
+    max_size=20,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(RAW_SIDE, RAW_SIDE), min_size=1, max_size=25))
+def test_a_batch_is_judged_as_its_normalised_texts_are_by_each_rule_on_the_whole_batch(pairs):
+    rows = [(line, english, french) for line, (english, french) in enumerate(pairs, start=2)]
+    params = ValidateParams()
+    kept, rejects = validate.validate_batch(batch_of(rows), params)
+    english = schema_normalize(pa.array([english for english, _ in pairs], pa.string()))
+    french = schema_normalize(pa.array([french for _, french in pairs], pa.string()))
+    fired = [(rule.reason, getattr(params.rules, rule.reason), rule.check(english, french, params)) for rule in RULES]
+    expected_reasons = {
+        line: [reason for reason, action, found in fired if action == "reject" and found[row].is_valid]
+        for row, (line, _, _) in enumerate(rows)
+    }
+    assert {reject["line"]: reject["reasons"] for reject in rejects} == {
+        line: reasons for line, reasons in expected_reasons.items() if reasons
+    }
+    expected_flags = {
+        line: [reason for reason, action, found in fired if action == "flag" and found[row].is_valid]
+        for row, (line, _, _) in enumerate(rows)
+        if not expected_reasons[line]
+    }
+    assert {row["line"]: row["flags"] for row in kept.to_pylist()} == expected_flags
+
+
 def test_unknown_rule_name_fails_at_start_up_listing_the_valid_ones(tmp_path):
     params = (REPO / "params.yaml").read_text(encoding="utf-8").replace("    markup: reject", "    markups: reject")
     (tmp_path / "params.yaml").write_text(params, encoding="utf-8")

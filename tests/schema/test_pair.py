@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import unicodedata
 
+import annotated_types
 import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from schema import pair as pair_module
 from schema.pair import NFC_STABLE_RANGES, SCHEMA, Pair, contract_breaks, normalize, normalize_text
 
 # Text drawn with the characters that matter here: ASCII and typographic spaces, no-break spaces, combining
@@ -160,3 +162,11 @@ def test_nfc_stable_ranges_hold_only_characters_nfc_leaves_alone_in_any_order():
 @given(st.text(alphabet=st.characters(codec="utf-8", categories=("L", "M", "N", "P", "S", "Z")), max_size=30))
 def test_only_normalisation_candidates_change_under_nfc(text):
     assert normalize_text(text) == normalize_text(unicodedata.normalize("NFC", text))
+
+
+@given(st.lists(st.none() | st.text(max_size=6), max_size=20), st.integers(min_value=1, max_value=5))
+def test_texts_too_short_for_a_minimum_length_are_those_with_fewer_code_points(texts, minimum):
+    column = pa.array(texts, pa.string())
+    found = pair_module._too_short(column, annotated_types.MinLen(minimum)).to_pylist()
+    # A null is a break of its own (`_suspects`), not a short text.
+    assert found == [text is not None and len(text) < minimum for text in texts]
