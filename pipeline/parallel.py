@@ -10,6 +10,7 @@ worker reads its row group of the input file and writes what it makes to a part 
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -114,7 +115,11 @@ class Workers:
                 # allocator, pandas kept out) in place, instead of each importing everything again. The workers are
                 # forked when the first item is submitted, before the pool's own threads start; Arrow and the
                 # allocators renew their thread pools in a forked child.
-                pool = ProcessPoolExecutor(self._slots, mp_context=multiprocessing.get_context("fork"))
+                # Each worker first moves the objects it inherits out of the collector's reach: its full collections
+                # would otherwise go through all of them again (numba's alone are many), to no end.
+                pool = ProcessPoolExecutor(
+                    self._slots, mp_context=multiprocessing.get_context("fork"), initializer=gc.freeze
+                )
                 self._stack.callback(pool.shutdown, wait=True, cancel_futures=True)
                 self._executor = pool
         return self._executor

@@ -48,13 +48,16 @@ def without(*packages: str) -> None:
 
 def prologue(allocator: str = "jemalloc") -> None:
     """What a stage run as a program does before it imports anything else: it makes `allocator` ("jemalloc",
-    "mimalloc" or "system") Arrow's allocator in its process, in the workers forked from it and in any Python process
-    it starts. Arrow's C++ code reads the choice once, when pyarrow is first imported, so it cannot come later;
-    jemalloc hands freed memory back sooner than Arrow's default, so most stages peak lower with it (the README's
-    performance section has the figures)."""
+    "mimalloc" or "system") Arrow's allocator, and keeps NumPy's OpenBLAS to one thread, in its process, in the workers
+    forked from it and in any Python process it starts. Arrow's C++ code reads the choice once, when pyarrow is first
+    imported, so it cannot come later; jemalloc hands freed memory back sooner than Arrow's default, so most stages
+    peak lower with it (the README's performance section has the figures)."""
     if "pyarrow" in sys.modules:
         raise RuntimeError("process.prologue must run before pyarrow is imported: call it first in the stage module")
     os.environ["ARROW_DEFAULT_MEMORY_POOL"] = allocator
+    # NumPy's OpenBLAS starts a thread per core when it is imported, which spins for a while; no stage does the linear
+    # algebra it is for.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def paths_parser(stage: str, paths: type[P], description: str, required: bool = True) -> argparse.ArgumentParser:

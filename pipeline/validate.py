@@ -15,6 +15,7 @@ if __name__ == "__main__":
 
     process.prologue("jemalloc")
 
+import gc
 import multiprocessing
 from collections import Counter
 from collections.abc import Iterator
@@ -83,10 +84,11 @@ def learned_from_input(source: Path, params: ValidateParams) -> tuple[Rule, ...]
     """`learned` from a sample of the input (`read_sample`), in which neighbouring rows stay together, as the
     misalignments a learning rule must recognise are shifts between neighbours. A forked helper process reads and
     validates the sample while the learning rules load what they need (`LearningRule.prepare`): each takes a good
-    share of a second on one core, and the stage's workers wait for the rules."""
+    share of a second on one core, and the stage's workers wait for the rules. Like the workers (`Workers`), the
+    helper leaves the objects it inherits out of its collections."""
     if not learners(params):
         return RULES
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as helper:
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=gc.freeze) as helper:
         kept = helper.submit(_kept_sample, source, params)
         rows = pq.ParquetFile(source).metadata.num_rows
         for rule in learners(params):

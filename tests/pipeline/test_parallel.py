@@ -3,6 +3,7 @@ engine."""
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -49,6 +50,18 @@ def test_the_dask_engine_keeps_the_input_order_and_runs_every_item_on_the_cluste
 def test_worker_count_defaults_to_the_available_cores():
     assert worker_count(3) == 3
     assert worker_count(0) == len(os.sched_getaffinity(0))
+
+
+def frozen_objects(batch: pa.RecordBatch) -> int:
+    return gc.get_freeze_count()
+
+
+def test_local_workers_leave_the_objects_they_inherit_out_of_their_collections():
+    assert gc.get_freeze_count() == 0, "the stage's own process keeps its objects collectable"
+    with Workers(EngineParams(workers=2)) as pool:
+        frozen = list(pool.map(frozen_objects, batches(4)))
+    assert gc.get_freeze_count() == 0
+    assert min(frozen) > 1_000
 
 
 def pandas_after_conversion(batch: pa.RecordBatch) -> bool:

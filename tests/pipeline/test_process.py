@@ -96,7 +96,7 @@ def test_a_stage_without_its_paths_says_which_it_needs(tmp_path: Path) -> None:
     assert "--output" in result.stderr and "--rejects" in result.stderr and "--metrics" in result.stderr
 
 
-def test_a_stage_run_as_a_program_gives_arrow_its_allocator_before_arrow_loads(tmp_path: Path) -> None:
+def test_a_stage_run_as_a_program_sets_arrow_and_openblas_up_before_they_load(tmp_path: Path) -> None:
     code = """
 import runpy, sys
 sys.argv = ["ingest"]
@@ -114,6 +114,8 @@ print(pa.default_memory_pool().backend_name)
         code = f"from pipeline import process\nprocess.prologue({allocator!r})\nimport pyarrow as pa\n"
         result = run_python(code + "print(pa.default_memory_pool().backend_name)", tmp_path)
         assert result.stdout.strip() == allocator, result.stderr
+    threads = "from pipeline import process\nprocess.prologue()\nimport os\nprint(os.environ['OPENBLAS_NUM_THREADS'])"
+    assert run_python(threads, tmp_path).stdout.strip() == "1"
     late = run_python("import pyarrow\nfrom pipeline import process\nprocess.prologue('system')", tmp_path)
     assert late.returncode != 0 and "before pyarrow is imported" in late.stderr
 
