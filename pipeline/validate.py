@@ -134,7 +134,7 @@ def _per_row(columns: list[pa.Array], rows: int) -> pa.ListArray:
     return pa.ListArray.from_arrays(offsets, values.drop_null())
 
 
-def screen(rules: list[Rule]) -> str | None:
+def screen_of(rules: list[Rule]) -> str | None:
     """The `screen` patterns of `rules` as one pattern, or None if none has one."""
     patterns = [rule.screen for rule in rules if rule.screen]
     return "|".join(f"(?:{pattern})" for pattern in patterns) if patterns else None
@@ -150,7 +150,7 @@ def checks(
     found: dict[str, pa.Array] = {}
     if screened:
         if suspects is None:
-            pattern = screen(screened)
+            pattern = screen_of(screened)
             suspects = pc.or_(pc.match_substring_regex(english, pattern), pc.match_substring_regex(french, pattern))
         suspects = pc.fill_null(suspects, False)
         rows = pc.indices_nonzero(suspects)
@@ -168,7 +168,7 @@ def validate_batch(
     """Splits one ingested batch into validated rows (`schema.pair.SCHEMA`) and reject records. A learning rule
     that has not learned (as in `RULES`) fires on no row."""
     rejecting, flagging = _active(rules, params, "reject"), _active(rules, params, "flag")
-    active_screen = screen(rejecting + flagging)
+    active_screen = screen_of(rejecting + flagging)
     english, english_suspects = _normalized(batch.column("english"), active_screen)
     french, french_suspects = _normalized(batch.column("french"), active_screen)
     results = checks(rejecting + flagging, english, french, params, pc.or_(english_suspects, french_suspects))
