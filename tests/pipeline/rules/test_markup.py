@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 from pipeline.rules.markup import Markup
@@ -40,6 +41,22 @@ def test_markup(fires, english, french, fired):
 def test_markup_message_names_kind_and_side():
     message = Markup().explain("window size is 4 <!--the overall", "la taille de la fenêtre", ValidateParams())
     assert message == "an HTML comment on the English side"
+
+
+def test_markup_messages_of_a_batch_name_each_rows_kinds_and_sides():
+    rows = [
+        ("<b>Note:</b> In order", "Pour représenter"),
+        ("window size is 4", "la taille --> de la fenêtre"),
+        ("See {{ page.title }}", "Voir {{ page.title }}"),
+        (None, "Spirale ![spiral](images/spiral.png) <br>"),
+    ]
+    english, french = (pa.array([row[side] for row in rows], pa.string()) for side in (0, 1))
+    assert Markup().explain_rows(english, french, ValidateParams()) == [
+        "an HTML tag on the English side",
+        "an HTML comment on the French side",
+        "a Liquid/Jinja expression on the English and French side",
+        "an HTML tag, a markdown image on the French side",
+    ]
 
 
 @pytest.mark.parametrize(
