@@ -69,8 +69,9 @@ class Markup(Rule):
         return self.explain_rows(pa.array([english], pa.string()), pa.array([french], pa.string()), params)[0]
 
     def explain_rows(self, english: pa.Array, french: pa.Array, params: ValidateParams) -> list[str]:
-        # A batch's reported rows are scanned for each kind at once: in the reconstruction and the benchmark corpus,
-        # markup is the commonest reason, and a search per row and kind costs more than a scan per batch and kind.
+        # A batch's reported rows are scanned for each kind at once: markup is the commonest reason after
+        # `misaligned` in the reconstruction and the benchmark corpus, and a search per row and kind costs more than
+        # a scan per batch and kind.
         def found(pattern: str) -> tuple[list[bool], list[bool]]:
             english_found, french_found = (
                 pc.fill_null(pc.match_substring_regex(side, pattern), False).to_pylist() for side in (english, french)
